@@ -64,7 +64,7 @@ $(BUILD)/test/%: $(OBJ)/test/%.o $(ALL_LIB_ARCHIVES)
 	$(if $(Q),@echo "  LD $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(LINK_SLUICE) $(SYS_LIBS)
 
-.PHONY: all libs apps tests clean distclean install check check-unit check-func check-vm \
+.PHONY: all libs apps tests clean distclean install deps check check-unit check-func check-vm \
 	check-asan run format format-check
 
 all: libs apps tests
@@ -98,7 +98,14 @@ install: all
 		> $(DESTDIR)$(PREFIX)/lib/pkgconfig/sluice.pc
 
 # ---- tests ---------------------------------------------------------------
-check: check-unit check-func check-vm
+# `make check` and `make run` are the README's two commands on a fresh machine:
+# they install dependencies first (SL_SKIP_PKGDEP=1 skips that).
+deps:
+	@if [ "$${SL_SKIP_PKGDEP:-0}" != 1 ]; then scripts/pkgdep.sh; fi
+
+check: deps
+	$(MAKE) all
+	$(MAKE) check-unit check-func check-vm
 
 check-unit: tests
 	BUILD=$(BUILD) test/unit/run.sh
@@ -114,8 +121,9 @@ check-asan:
 	$(MAKE) BUILD=build-asan CONFIG_ASAN=y CONFIG_UBSAN=y CONFIG_DEBUG=y check-unit check-func
 
 # ---- run -----------------------------------------------------------------
-run: all
-	scripts/run.sh
+run: deps
+	$(MAKE) all
+	BUILD=$(BUILD) scripts/run.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

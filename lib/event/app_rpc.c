@@ -322,3 +322,56 @@ static void rpc_spdk_kill_instance(struct sl_jsonrpc_request *req, const json_t 
 	sl_json_free_decoded(g_kill_fields, SL_COUNTOF(g_kill_fields), &p);
 }
 SL_RPC_REGISTER("spdk_kill_instance", rpc_spdk_kill_instance, SL_RPC_STARTUP | SL_RPC_RUNTIME)
+
+/* SPDK's rpc.py builds save_config from these two. */
+static void rpc_framework_get_subsystems(struct sl_jsonrpc_request *req, const json_t *params)
+{
+	json_t *arr = json_array();
+
+	if (no_params(req, params)) {
+		json_decref(arr);
+		return;
+	}
+	for (struct sl_subsystem *s = sl_subsystem_next(NULL); s; s = sl_subsystem_next(s)) {
+		json_t *deps = json_array();
+
+		for (size_t i = 0; i < SL_COUNTOF(s->depends_on) && s->depends_on[i]; i++)
+			json_array_append_new(deps, json_string(s->depends_on[i]));
+		json_array_append_new(arr, json_pack("{s:s, s:o}", "subsystem", s->name,
+						     "depends_on", deps));
+	}
+	sl_jsonrpc_send_result(req, arr);
+}
+SL_RPC_REGISTER("framework_get_subsystems", rpc_framework_get_subsystems,
+		SL_RPC_STARTUP | SL_RPC_RUNTIME)
+
+struct get_config_params {
+	char *name;
+};
+
+static const struct sl_json_field g_get_config_fields[] = {
+	SL_JSON_FIELD(struct get_config_params, name, SL_JSON_STRING, false),
+};
+
+static void rpc_framework_get_config(struct sl_jsonrpc_request *req, const json_t *params)
+{
+	struct get_config_params p = {0};
+	struct sl_subsystem *s;
+
+	if (sl_rpc_decode_params(req, params, g_get_config_fields,
+				 SL_COUNTOF(g_get_config_fields), &p))
+		return;
+	s = sl_subsystem_find(p.name);
+	if (!s) {
+		sl_jsonrpc_send_error(req, SL_JSONRPC_ERROR_INVALID_PARAMS,
+				      "Invalid parameters: unknown subsystem '%s'", p.name);
+	} else {
+		json_t *cfg = json_array();
+
+		if (s->write_config_json)
+			s->write_config_json(cfg);
+		sl_jsonrpc_send_result(req, cfg);
+	}
+	sl_json_free_decoded(g_get_config_fields, SL_COUNTOF(g_get_config_fields), &p);
+}
+SL_RPC_REGISTER("framework_get_config", rpc_framework_get_config, SL_RPC_RUNTIME)
