@@ -10,7 +10,7 @@ BUILD ?= build
 include mk/flags.mk
 
 # Libraries in dependency order (a library only uses those before it).
-LIBS := log env thread rpc event
+LIBS := log util env thread rpc event
 APPS := sluice_tgt
 
 OBJ := $(BUILD)/obj
@@ -63,6 +63,8 @@ $(BUILD)/test/%: $(OBJ)/test/%.o $(ALL_LIB_ARCHIVES)
 	@mkdir -p $(@D)
 	$(if $(Q),@echo "  LD $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(LINK_SLUICE) $(SYS_LIBS)
+
+.SECONDARY:
 
 .PHONY: all libs apps tests clean distclean install deps check check-unit check-func check-vm \
 	check-asan run format format-check

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sluice/util.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -122,8 +124,6 @@ void sl_json_free_decoded(const struct sl_json_field *fields, size_t count, void
 /* Decode or answer -32602 naming the problem; returns 0 or -EINVAL (already answered). */
 int sl_rpc_decode_params(struct sl_jsonrpc_request *req, const json_t *params,
 			 const struct sl_json_field *fields, size_t count, void *out);
-
-#define SL_COUNTOF(a) (sizeof(a) / sizeof((a)[0]))
 
 #ifdef __cplusplus
 }
