@@ -10,8 +10,10 @@ BUILD ?= build
 include mk/flags.mk
 
 # Libraries in dependency order (a library only uses those before it).
-LIBS := log util env thread rpc event
-APPS := sluice_tgt
+# Every lib/bdev/<module>/ directory with sources is a library of its own.
+BDEV_MODULES := $(sort $(patsubst lib/%/,%,$(dir $(wildcard lib/bdev/*/*.c))))
+LIBS := log util env thread rpc event bdev $(BDEV_MODULES)
+APPS := $(sort $(notdir $(patsubst %/,%,$(dir $(wildcard app/*/*.c)))))
 
 OBJ := $(BUILD)/obj
 lib_srcs = $(sort $(wildcard lib/$(1)/*.c))
