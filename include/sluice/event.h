@@ -69,6 +69,16 @@ void sl_app_fini(void);
 bool sl_app_is_init_done(void);
 const char *sl_app_get_name(void);
 
+/*
+ * Without sl_app_start (e.g. the fio plugin, which polls its own threads):
+ * load the JSON config's start-up entries, initialise every subsystem, then
+ * run the remaining entries, all on the calling sl_thread; cb(rc) when done.
+ * sl_subsystems_stop tears them down in reverse.
+ */
+void sl_subsystems_start(const char *json_config_file, bool ignore_errors,
+			 void (*cb)(int rc, void *arg), void *arg);
+void sl_subsystems_stop(void (*cb)(void *arg), void *arg);
+
 /* Subsystems: init in dependency order, fini in reverse. */
 struct sl_json_config_writer;
 struct sl_subsystem {

@@ -267,15 +267,77 @@ enum sl_app_parse_rc sl_app_parse_args(int argc, char **argv, struct sl_app_opts
 
 static void app_stop_msg(void *ctx);
 
+/* Subsystem + config bring-up, shared by sl_app_start and sl_subsystems_start. */
+static void (*g_bringup_cb)(int rc, void *arg);
+static void *g_bringup_arg;
+
+static void bringup_done(int rc)
+{
+	app_config_close();
+	g_bringup_cb(rc, g_bringup_arg);
+}
+
+static void subsystems_init_done(int rc)
+{
+	if (rc) {
+		bringup_done(rc);
+		return;
+	}
+	sl_rpc_set_state(SL_RPC_RUNTIME);
+	app_config_run(SL_RPC_RUNTIME, bringup_done);
+}
+
+static void config_startup_done(int rc)
+{
+	if (rc) {
+		bringup_done(rc);
+		return;
+	}
+	subsystems_init(subsystems_init_done);
+}
+
+void sl_subsystems_start(const char *json_config_file, bool ignore_errors,
+			 void (*cb)(int rc, void *arg), void *arg)
+{
+	int rc;
+
+	g_bringup_cb = cb;
+	g_bringup_arg = arg;
+	sl_rpc_set_state(SL_RPC_STARTUP);
+	if (json_config_file) {
+		rc = app_config_open(json_config_file, ignore_errors);
+		if (rc) {
+			cb(rc, arg);
+			return;
+		}
+	}
+	app_config_run(SL_RPC_STARTUP, config_startup_done);
+}
+
+static void (*g_stop_cb)(void *arg);
+static void *g_stop_arg;
+
+static void subsystems_stopped(void)
+{
+	g_stop_cb(g_stop_arg);
+}
+
+void sl_subsystems_stop(void (*cb)(void *arg), void *arg)
+{
+	g_stop_cb = cb;
+	g_stop_arg = arg;
+	subsystems_fini(subsystems_stopped);
+}
+
 static void startup_failed(int rc)
 {
 	g_rc = rc ? rc : -EINVAL;
 	app_stop_msg(NULL);
 }
 
-static void config_runtime_done(int rc)
+static void app_bringup_done(int rc, void *arg)
 {
-	app_config_close();
+	(void)arg;
 	if (rc) {
 		startup_failed(rc);
 		return;
@@ -286,27 +348,6 @@ static void config_runtime_done(int rc)
 		     sl_rpc_get_listen_path() ? sl_rpc_get_listen_path() : "");
 	if (g_start_fn)
 		g_start_fn(g_start_ctx);
-}
-
-static void subsystems_init_done(int rc)
-{
-	if (rc) {
-		app_config_close();
-		startup_failed(rc);
-		return;
-	}
-	sl_rpc_set_state(SL_RPC_RUNTIME);
-	app_config_run(SL_RPC_RUNTIME, config_runtime_done);
-}
-
-static void config_startup_done(int rc)
-{
-	if (rc) {
-		app_config_close();
-		startup_failed(rc);
-		return;
-	}
-	subsystems_init(subsystems_init_done);
 }
 
 static void bootstrap(void *ctx)
@@ -322,20 +363,15 @@ static void bootstrap(void *ctx)
 			return;
 		}
 	}
-	if (g_opts.json_config_file) {
-		rc = app_config_open(g_opts.json_config_file, g_opts.json_ignore_init_errors);
-		if (rc) {
-			startup_failed(rc);
-			return;
-		}
-	}
-	app_config_run(SL_RPC_STARTUP, config_startup_done);
+	sl_subsystems_start(g_opts.json_config_file, g_opts.json_ignore_init_errors,
+			    app_bringup_done, NULL);
 }
 
 /* ---- shutdown ---- */
 
-static void subsystems_fini_done(void)
+static void subsystems_fini_done(void *arg)
 {
+	(void)arg;
 	reactors_stop();
 }
 
@@ -346,7 +382,7 @@ static void app_stop_msg(void *ctx)
 		return;
 	g_stopping = true;
 	sl_rpc_close();
-	subsystems_fini(subsystems_fini_done);
+	sl_subsystems_stop(subsystems_fini_done, NULL);
 }
 
 void sl_app_stop(int rc)
