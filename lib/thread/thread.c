@@ -444,11 +444,8 @@ static int run_timed_pollers(struct sl_thread *t, uint64_t now)
 		heap_remove(t, p);
 		p->state = POLLER_RUNNING;
 		busy |= p->fn(p->ctx) > 0;
-		if (p->state == POLLER_UNREGISTERED) {
-			p->free_next = t->free_pollers;
-			t->free_pollers = p;
-			continue;
-		}
+		if (p->state == POLLER_UNREGISTERED)
+			continue; /* sl_poller_unregister queued it for freeing */
 		p->state = POLLER_WAITING;
 		p->next_run = now + p->period_ticks;
 		p->seq = t->poller_seq++;
