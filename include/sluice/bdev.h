@@ -110,9 +110,9 @@ int sl_bdev_writev_blocks(struct sl_bdev_desc *desc, struct sl_io_channel *ch, s
 			  int iovcnt, uint64_t offset_blocks, uint64_t num_blocks,
 			  sl_bdev_io_completion_cb cb, void *cb_arg);
 /* Compare the media with the buffer; fails with NVMe status COMPARE_FAILURE on a mismatch. */
-int sl_bdev_comparev_blocks(struct sl_bdev_desc *desc, struct sl_io_channel *ch,
-			    struct iovec *iov, int iovcnt, uint64_t offset_blocks,
-			    uint64_t num_blocks, sl_bdev_io_completion_cb cb, void *cb_arg);
+int sl_bdev_comparev_blocks(struct sl_bdev_desc *desc, struct sl_io_channel *ch, struct iovec *iov,
+			    int iovcnt, uint64_t offset_blocks, uint64_t num_blocks,
+			    sl_bdev_io_completion_cb cb, void *cb_arg);
 int sl_bdev_write_zeroes_blocks(struct sl_bdev_desc *desc, struct sl_io_channel *ch,
 				uint64_t offset_blocks, uint64_t num_blocks,
 				sl_bdev_io_completion_cb cb, void *cb_arg);

@@ -49,7 +49,7 @@ struct sl_bdev_module {
 
 void sl_bdev_module_register(struct sl_bdev_module *module);
 #define SL_BDEV_MODULE_REGISTER(var)                                                               \
-	__attribute__((constructor)) static void sl_bdev_module_register_##var(void)              \
+	__attribute__((constructor)) static void sl_bdev_module_register_##var(void)               \
 	{                                                                                          \
 		sl_bdev_module_register(&var);                                                     \
 	}

@@ -73,7 +73,7 @@ struct sl_mem_map_notifier;
 
 /* Returns NULL and sets *rc (if given) when a replayed REGISTER fails. */
 struct sl_mem_map_notifier *sl_mem_map_notifier_register(sl_mem_map_notify_fn fn, void *ctx,
-							  int *rc);
+							 int *rc);
 void sl_mem_map_notifier_unregister(struct sl_mem_map_notifier *notifier);
 
 /*

@@ -56,10 +56,10 @@ struct sl_log_flag *sl_log_next_flag(struct sl_log_flag *prev);
 typedef void (*sl_log_sink_fn)(enum sl_log_level level, const char *line);
 void sl_log_set_sink(sl_log_sink_fn sink);
 
-void sl_log(enum sl_log_level level, const char *file, int line, const char *func,
-	    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-void sl_vlog(enum sl_log_level level, const char *file, int line, const char *func,
-	     const char *fmt, va_list ap);
+void sl_log(enum sl_log_level level, const char *file, int line, const char *func, const char *fmt,
+	    ...) __attribute__((format(printf, 5, 6)));
+void sl_vlog(enum sl_log_level level, const char *file, int line, const char *func, const char *fmt,
+	     va_list ap);
 
 #define SL_ERRLOG(...) sl_log(SL_LOG_ERROR, __FILE__, __LINE__, __func__, __VA_ARGS__)
 #define SL_WARNLOG(...) sl_log(SL_LOG_WARN, __FILE__, __LINE__, __func__, __VA_ARGS__)

@@ -15,7 +15,7 @@ extern "C" {
 #define SL_COUNTOF(a) (sizeof(a) / sizeof((a)[0]))
 #define SL_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define SL_MAX(a, b) ((a) > (b) ? (a) : (b))
-#define SL_CONTAINEROF(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#define SL_CONTAINEROF(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 #define SL_ALIGN_UP(v, a) (((v) + (a)-1) & ~((__typeof__(v))(a)-1))
 #define SL_ALIGN_DOWN(v, a) ((v) & ~((__typeof__(v))(a)-1))
 

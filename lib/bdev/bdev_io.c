@@ -357,7 +357,7 @@ static void retry_queued(struct bdev_channel *ch)
 	struct sl_bdev_io_internal *in;
 
 	TAILQ_FOREACH(in, &ch->nomem_queue, link)
-		n++;
+	n++;
 	/* At most what is queued now; stop as soon as one goes back on the queue. */
 	while (n-- && (in = TAILQ_FIRST(&ch->nomem_queue))) {
 		TAILQ_REMOVE(&ch->nomem_queue, in, link);
@@ -398,7 +398,7 @@ static void queue_retry(struct sl_bdev_io *io, enum retry_kind kind)
 	ch->stat.num_nomem_retries++;
 	if (!ch->retry_poller)
 		ch->retry_poller =
-			sl_poller_register_named(retry_poll, ch, RETRY_PERIOD_US, "bdev_retry");
+		    sl_poller_register_named(retry_poll, ch, RETRY_PERIOD_US, "bdev_retry");
 }
 
 /* ---- completion ---- */
@@ -517,8 +517,8 @@ void sl_bdev_io_complete_nvme_status(struct sl_bdev_io *io, uint32_t cdw0, int s
 	in->cdw0 = cdw0;
 	in->sct = sct;
 	in->sc = sc;
-	sl_bdev_io_complete(io, sct == 0 && sc == 0 ? SL_BDEV_IO_STATUS_SUCCESS :
-						      SL_BDEV_IO_STATUS_NVME_ERROR);
+	sl_bdev_io_complete(io, sct == 0 && sc == 0 ? SL_BDEV_IO_STATUS_SUCCESS
+						    : SL_BDEV_IO_STATUS_NVME_ERROR);
 }
 
 void sl_bdev_io_get_nvme_status(const struct sl_bdev_io *io, uint32_t *cdw0, int *sct, int *sc)
@@ -863,8 +863,8 @@ int sl_bdev_write_blocks(struct sl_bdev_desc *desc, struct sl_io_channel *ch, vo
 {
 	if (!buf)
 		return -EINVAL;
-	return rw_common(desc, ch, NULL, 0, buf, offset_blocks, num_blocks,
-			 SL_BDEV_IO_TYPE_WRITE, cb, cb_arg);
+	return rw_common(desc, ch, NULL, 0, buf, offset_blocks, num_blocks, SL_BDEV_IO_TYPE_WRITE,
+			 cb, cb_arg);
 }
 
 int sl_bdev_writev_blocks(struct sl_bdev_desc *desc, struct sl_io_channel *ch, struct iovec *iov,
@@ -875,9 +875,9 @@ int sl_bdev_writev_blocks(struct sl_bdev_desc *desc, struct sl_io_channel *ch, s
 			 SL_BDEV_IO_TYPE_WRITE, cb, cb_arg);
 }
 
-int sl_bdev_comparev_blocks(struct sl_bdev_desc *desc, struct sl_io_channel *ch,
-			    struct iovec *iov, int iovcnt, uint64_t offset_blocks,
-			    uint64_t num_blocks, sl_bdev_io_completion_cb cb, void *cb_arg)
+int sl_bdev_comparev_blocks(struct sl_bdev_desc *desc, struct sl_io_channel *ch, struct iovec *iov,
+			    int iovcnt, uint64_t offset_blocks, uint64_t num_blocks,
+			    sl_bdev_io_completion_cb cb, void *cb_arg)
 {
 	if (!sl_bdev_io_type_supported(desc->bdev, SL_BDEV_IO_TYPE_COMPARE))
 		return -ENOTSUP;
@@ -899,7 +899,8 @@ static int range_common(struct sl_bdev_desc *desc, struct sl_io_channel *ch,
 	if (type != SL_BDEV_IO_TYPE_RESET && type != SL_BDEV_IO_TYPE_FLUSH &&
 	    check_range(bdev, offset, num))
 		return -EINVAL;
-	if (type == SL_BDEV_IO_TYPE_FLUSH && (offset > bdev->blockcnt || num > bdev->blockcnt - offset))
+	if (type == SL_BDEV_IO_TYPE_FLUSH &&
+	    (offset > bdev->blockcnt || num > bdev->blockcnt - offset))
 		return -EINVAL;
 	if (!native(bdev, type)) {
 		if (type == SL_BDEV_IO_TYPE_WRITE_ZEROES && native(bdev, SL_BDEV_IO_TYPE_WRITE))
@@ -951,9 +952,9 @@ int sl_bdev_reset(struct sl_bdev_desc *desc, struct sl_io_channel *ch, sl_bdev_i
 	return range_common(desc, ch, SL_BDEV_IO_TYPE_RESET, 0, 0, cb, cb_arg);
 }
 
-static int passthru(struct sl_bdev_desc *desc, struct sl_io_channel *ch,
-		    enum sl_bdev_io_type type, const struct sl_nvme_cmd *cmd, void *buf,
-		    size_t nbytes, sl_bdev_io_completion_cb cb, void *cb_arg)
+static int passthru(struct sl_bdev_desc *desc, struct sl_io_channel *ch, enum sl_bdev_io_type type,
+		    const struct sl_nvme_cmd *cmd, void *buf, size_t nbytes,
+		    sl_bdev_io_completion_cb cb, void *cb_arg)
 {
 	struct sl_bdev_io *io;
 	int rc;

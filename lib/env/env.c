@@ -139,8 +139,8 @@ static long free_hugepage_mb(void)
 		const char *path;
 		long mb;
 	} sizes[] = {
-		{"/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages", 2},
-		{"/sys/kernel/mm/hugepages/hugepages-1048576kB/free_hugepages", 1024},
+	    {"/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages", 2},
+	    {"/sys/kernel/mm/hugepages/hugepages-1048576kB/free_hugepages", 1024},
 	};
 	long total = 0;
 
@@ -216,8 +216,8 @@ int sl_env_init(const struct sl_env_opts *opts)
 				  opts->core_mask, c, online - 1);
 			return -EINVAL;
 		}
-		off += (size_t)snprintf(lcores + off, sizeof(lcores) - off, "%s%u", off ? "," : "",
-					c);
+		off +=
+		    (size_t)snprintf(lcores + off, sizeof(lcores) - off, "%s%u", off ? "," : "", c);
 	}
 
 	use_huge = !opts->no_huge;
@@ -227,9 +227,10 @@ int sl_env_init(const struct sl_env_opts *opts)
 		return -EINVAL;
 	}
 	if (use_huge && (free_hugepage_mb() == 0 || !hugetlbfs_mounted(NULL))) {
-		SL_WARNLOG("no hugepages reserved or no hugetlbfs mounted: running on ordinary "
-			   "memory (--no-huge); devices cannot DMA. Run scripts/setup.sh to reserve "
-			   "hugepages.");
+		SL_WARNLOG(
+		    "no hugepages reserved or no hugetlbfs mounted: running on ordinary "
+		    "memory (--no-huge); devices cannot DMA. Run scripts/setup.sh to reserve "
+		    "hugepages.");
 		use_huge = false;
 	}
 	if (use_huge && opts->mem_size_mb && (long)opts->mem_size_mb > free_hugepage_mb()) {

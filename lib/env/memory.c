@@ -91,7 +91,7 @@ uint64_t sl_vtoiova(const void *vaddr, uint64_t *size)
 		/* Extend over following segments while IOVA stays contiguous. */
 		while (size && contig < *size) {
 			const struct rte_memseg *next =
-				rte_mem_virt2memseg((const char *)ms->addr + ms->len, NULL);
+			    rte_mem_virt2memseg((const char *)ms->addr + ms->len, NULL);
 
 			if (!next || next->iova != ms->iova + ms->len)
 				break;
@@ -141,8 +141,8 @@ struct replay_ctx {
 	int rc;
 };
 
-static int replay_contig(const struct rte_memseg_list *msl, const struct rte_memseg *ms,
-			 size_t len, void *arg)
+static int replay_contig(const struct rte_memseg_list *msl, const struct rte_memseg *ms, size_t len,
+			 void *arg)
 {
 	struct replay_ctx *c = arg;
 
@@ -169,7 +169,7 @@ static int replay(struct sl_mem_map_notifier *n, enum sl_mem_map_action action)
 }
 
 struct sl_mem_map_notifier *sl_mem_map_notifier_register(sl_mem_map_notify_fn fn, void *ctx,
-							  int *rcp)
+							 int *rcp)
 {
 	struct sl_mem_map_notifier *n = calloc(1, sizeof(*n));
 	int rc;

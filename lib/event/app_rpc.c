@@ -19,8 +19,8 @@ struct get_methods_params {
 };
 
 static const struct sl_json_field g_get_methods_fields[] = {
-	SL_JSON_FIELD(struct get_methods_params, current, SL_JSON_BOOL, true),
-	SL_JSON_FIELD(struct get_methods_params, include_aliases, SL_JSON_BOOL, true),
+    SL_JSON_FIELD(struct get_methods_params, current, SL_JSON_BOOL, true),
+    SL_JSON_FIELD(struct get_methods_params, include_aliases, SL_JSON_BOOL, true),
 };
 
 static void rpc_get_methods(struct sl_jsonrpc_request *req, const json_t *params)
@@ -141,12 +141,12 @@ static void rpc_framework_get_reactors(struct sl_jsonrpc_request *req, const jso
 		struct threads_ctx c = {.arr = json_array(), .core = info[i].core};
 
 		sl_thread_foreach_locked(add_thread, &c);
-		json_array_append_new(
-			reactors,
-			json_pack("{s:i, s:I, s:I, s:I, s:b, s:o}", "lcore", info[i].core, "busy",
-				  (json_int_t)info[i].busy_tsc, "idle", (json_int_t)info[i].idle_tsc,
-				  "sleeps", (json_int_t)info[i].sleeps, "in_interrupt",
-				  info[i].sleeping, "lw_threads", c.arr));
+		json_array_append_new(reactors,
+				      json_pack("{s:i, s:I, s:I, s:I, s:b, s:o}", "lcore",
+						info[i].core, "busy", (json_int_t)info[i].busy_tsc,
+						"idle", (json_int_t)info[i].idle_tsc, "sleeps",
+						(json_int_t)info[i].sleeps, "in_interrupt",
+						info[i].sleeping, "lw_threads", c.arr));
 	}
 	sl_jsonrpc_send_result(req, json_pack("{s:I, s:i, s:o}", "tick_rate",
 					      (json_int_t)sl_get_ticks_hz(), "pid", (int)getpid(),
@@ -174,7 +174,7 @@ struct flag_params {
 };
 
 static const struct sl_json_field g_flag_fields[] = {
-	SL_JSON_FIELD(struct flag_params, flag, SL_JSON_STRING, false),
+    SL_JSON_FIELD(struct flag_params, flag, SL_JSON_STRING, false),
 };
 
 static void set_or_clear_flag(struct sl_jsonrpc_request *req, const json_t *params, bool set)
@@ -224,7 +224,7 @@ struct level_params {
 };
 
 static const struct sl_json_field g_level_fields[] = {
-	SL_JSON_FIELD(struct level_params, level, SL_JSON_STRING, false),
+    SL_JSON_FIELD(struct level_params, level, SL_JSON_STRING, false),
 };
 
 static void rpc_log_set_level(struct sl_jsonrpc_request *req, const json_t *params)
@@ -294,7 +294,7 @@ struct kill_params {
 };
 
 static const struct sl_json_field g_kill_fields[] = {
-	SL_JSON_FIELD(struct kill_params, sig_name, SL_JSON_STRING, false),
+    SL_JSON_FIELD(struct kill_params, sig_name, SL_JSON_STRING, false),
 };
 
 static void rpc_spdk_kill_instance(struct sl_jsonrpc_request *req, const json_t *params)
@@ -302,15 +302,19 @@ static void rpc_spdk_kill_instance(struct sl_jsonrpc_request *req, const json_t 
 	static const struct {
 		const char *name;
 		int sig;
-	} sigs[] = {{"SIGINT", SIGINT}, {"SIGTERM", SIGTERM}, {"SIGQUIT", SIGQUIT},
-		    {"SIGHUP", SIGHUP}, {"SIGKILL", SIGKILL}};
+	} sigs[] = {{"SIGINT", SIGINT},
+		    {"SIGTERM", SIGTERM},
+		    {"SIGQUIT", SIGQUIT},
+		    {"SIGHUP", SIGHUP},
+		    {"SIGKILL", SIGKILL}};
 	struct kill_params p = {0};
 	int sig = 0;
 
 	if (sl_rpc_decode_params(req, params, g_kill_fields, SL_COUNTOF(g_kill_fields), &p))
 		return;
 	for (size_t i = 0; i < SL_COUNTOF(sigs); i++)
-		if (!strcasecmp(p.sig_name, sigs[i].name) || !strcasecmp(p.sig_name, sigs[i].name + 3))
+		if (!strcasecmp(p.sig_name, sigs[i].name) ||
+		    !strcasecmp(p.sig_name, sigs[i].name + 3))
 			sig = sigs[i].sig;
 	if (!sig) {
 		sl_jsonrpc_send_error(req, SL_JSONRPC_ERROR_INVALID_PARAMS,
@@ -337,8 +341,8 @@ static void rpc_framework_get_subsystems(struct sl_jsonrpc_request *req, const j
 
 		for (size_t i = 0; i < SL_COUNTOF(s->depends_on) && s->depends_on[i]; i++)
 			json_array_append_new(deps, json_string(s->depends_on[i]));
-		json_array_append_new(arr, json_pack("{s:s, s:o}", "subsystem", s->name,
-						     "depends_on", deps));
+		json_array_append_new(
+		    arr, json_pack("{s:s, s:o}", "subsystem", s->name, "depends_on", deps));
 	}
 	sl_jsonrpc_send_result(req, arr);
 }
@@ -350,7 +354,7 @@ struct get_config_params {
 };
 
 static const struct sl_json_field g_get_config_fields[] = {
-	SL_JSON_FIELD(struct get_config_params, name, SL_JSON_STRING, false),
+    SL_JSON_FIELD(struct get_config_params, name, SL_JSON_STRING, false),
 };
 
 static void rpc_framework_get_config(struct sl_jsonrpc_request *req, const json_t *params)
@@ -358,8 +362,8 @@ static void rpc_framework_get_config(struct sl_jsonrpc_request *req, const json_
 	struct get_config_params p = {0};
 	struct sl_subsystem *s;
 
-	if (sl_rpc_decode_params(req, params, g_get_config_fields,
-				 SL_COUNTOF(g_get_config_fields), &p))
+	if (sl_rpc_decode_params(req, params, g_get_config_fields, SL_COUNTOF(g_get_config_fields),
+				 &p))
 		return;
 	s = sl_subsystem_find(p.name);
 	if (!s) {

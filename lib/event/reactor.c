@@ -117,9 +117,9 @@ static int sched_wake_fd(struct sl_thread *t, struct sl_poller *p, int fd, bool 
 }
 
 static const struct sl_thread_sched_ops g_sched_ops = {
-	.new_thread = sched_new_thread,
-	.wakeup = sched_wakeup,
-	.wake_fd = sched_wake_fd,
+    .new_thread = sched_new_thread,
+    .wakeup = sched_wakeup,
+    .wake_fd = sched_wake_fd,
 };
 
 static void reactor_free(struct reactor *r)
@@ -221,8 +221,8 @@ static bool reactor_has_pending(struct reactor *r)
 	if (sl_ring_count(r->new_threads))
 		return true;
 	TAILQ_FOREACH(l, &r->threads, link)
-		if (sl_thread_has_messages(sl_thread_get_from_ctx(l)))
-			return true;
+	if (sl_thread_has_messages(sl_thread_get_from_ctx(l)))
+		return true;
 	return false;
 }
 
@@ -234,7 +234,8 @@ static void reactor_sleep(struct reactor *r, uint64_t now)
 	struct timespec ts, *tsp = NULL;
 	int n;
 
-	TAILQ_FOREACH(l, &r->threads, link) {
+	TAILQ_FOREACH(l, &r->threads, link)
+	{
 		uint64_t e = sl_thread_next_poller_expiration(sl_thread_get_from_ctx(l));
 
 		if (e && (!next || e < next))
@@ -274,7 +275,7 @@ static void reactor_exit_threads(struct reactor *r)
 	struct lw_thread *l;
 
 	TAILQ_FOREACH(l, &r->threads, link)
-		sl_thread_exit(sl_thread_get_from_ctx(l));
+	sl_thread_exit(sl_thread_get_from_ctx(l));
 }
 
 static int reactor_run(void *arg)
@@ -320,7 +321,8 @@ static int reactor_run(void *arg)
 			last_busy = now;
 		} else {
 			r->idle_tsc += now - last;
-			if (g_idle_sleep && !stopping && now - last_busy >= g_idle_threshold_ticks) {
+			if (g_idle_sleep && !stopping &&
+			    now - last_busy >= g_idle_threshold_ticks) {
 				reactor_sleep(r, now);
 				now = sl_get_ticks();
 			}

@@ -132,7 +132,8 @@ int sl_json_decode_object(const json_t *params, const struct sl_json_field *fiel
 		return -EINVAL;
 	}
 	if (params) {
-		json_object_foreach((json_t *)params, key, val) {
+		json_object_foreach((json_t *)params, key, val)
+		{
 			size_t i;
 
 			for (i = 0; i < count; i++)
@@ -178,8 +179,8 @@ int sl_rpc_decode_params(struct sl_jsonrpc_request *req, const json_t *params,
 
 	if (sl_json_decode_object(params, fields, count, out, err, sizeof(err))) {
 		sl_json_free_decoded(fields, count, out);
-		sl_jsonrpc_send_error(req, SL_JSONRPC_ERROR_INVALID_PARAMS, "Invalid parameters: %s",
-				      err);
+		sl_jsonrpc_send_error(req, SL_JSONRPC_ERROR_INVALID_PARAMS,
+				      "Invalid parameters: %s", err);
 		return -EINVAL;
 	}
 	return 0;

@@ -182,7 +182,8 @@ void rpc_dispatch(struct sl_jsonrpc_request *req)
 	if (!(m->state_mask & g_state)) {
 		sl_jsonrpc_send_error(req, SL_JSONRPC_ERROR_INVALID_STATE,
 				      "Method %s is not allowed in the current state (%s)",
-				      req->method, g_state == SL_RPC_STARTUP ? "startup" : "runtime");
+				      req->method,
+				      g_state == SL_RPC_STARTUP ? "startup" : "runtime");
 		return;
 	}
 	if (req->params && !json_is_object(req->params)) {

@@ -183,7 +183,7 @@ void sl_thread_foreach_locked(void (*fn)(struct sl_thread *thread, void *ctx), v
 
 	pthread_mutex_lock(&g_thread_lock);
 	TAILQ_FOREACH(t, &g_threads, link)
-		fn(t, ctx);
+	fn(t, ctx);
 	pthread_mutex_unlock(&g_thread_lock);
 }
 
@@ -412,7 +412,8 @@ static int run_busy_pollers(struct sl_thread *t)
 	struct sl_poller *p, *tmp;
 	int busy = 0;
 
-	TAILQ_FOREACH(p, &t->busy_pollers, link) {
+	TAILQ_FOREACH(p, &t->busy_pollers, link)
+	{
 		if (p->state == POLLER_UNREGISTERED)
 			continue;
 		p->state = POLLER_RUNNING;
@@ -461,8 +462,7 @@ static void check_exit(struct sl_thread *t, uint64_t now)
 {
 	size_t channels = thread_channel_count(t);
 
-	if (t->busy_count == 0 && t->heap_len == 0 && channels == 0 &&
-	    !sl_thread_has_messages(t)) {
+	if (t->busy_count == 0 && t->heap_len == 0 && channels == 0 && !sl_thread_has_messages(t)) {
 		atomic_store(&t->state, THREAD_EXITED);
 		return;
 	}
@@ -470,9 +470,9 @@ static void check_exit(struct sl_thread *t, uint64_t now)
 		struct sl_poller *p;
 
 		TAILQ_FOREACH(p, &t->busy_pollers, link)
-			if (p->state != POLLER_UNREGISTERED)
-				SL_ERRLOG("thread %s exits with busy poller %s still registered",
-					  t->name, p->name);
+		if (p->state != POLLER_UNREGISTERED)
+			SL_ERRLOG("thread %s exits with busy poller %s still registered", t->name,
+				  p->name);
 		for (size_t i = 0; i < t->heap_len; i++)
 			SL_ERRLOG("thread %s exits with timed poller %s still registered", t->name,
 				  t->heap[i]->name);

@@ -78,14 +78,16 @@ static void mod_submit(struct sl_io_channel *ch, struct sl_bdev_io *io)
 		size_t off = s->offset * BLK;
 
 		for (int i = 0; i < io->u.bdev.iovcnt; i++) {
-			memcpy(g_disk + off, io->u.bdev.iovs[i].iov_base, io->u.bdev.iovs[i].iov_len);
+			memcpy(g_disk + off, io->u.bdev.iovs[i].iov_base,
+			       io->u.bdev.iovs[i].iov_len);
 			off += io->u.bdev.iovs[i].iov_len;
 		}
 	} else if (io->type == SL_BDEV_IO_TYPE_READ) {
 		size_t off = s->offset * BLK;
 
 		for (int i = 0; i < io->u.bdev.iovcnt; i++) {
-			memcpy(io->u.bdev.iovs[i].iov_base, g_disk + off, io->u.bdev.iovs[i].iov_len);
+			memcpy(io->u.bdev.iovs[i].iov_base, g_disk + off,
+			       io->u.bdev.iovs[i].iov_len);
 			off += io->u.bdev.iovs[i].iov_len;
 		}
 	}
@@ -111,10 +113,10 @@ static int mod_destruct(void *ctx)
 }
 
 static const struct sl_bdev_fn_table g_fn = {
-	.destruct = mod_destruct,
-	.submit_request = mod_submit,
-	.io_type_supported = mod_supported,
-	.get_io_channel = mod_get_ch,
+    .destruct = mod_destruct,
+    .submit_request = mod_submit,
+    .io_type_supported = mod_supported,
+    .get_io_channel = mod_get_ch,
 };
 
 static struct sl_bdev_module g_mod = {.name = "ut"};
@@ -199,8 +201,8 @@ static void unregister_bdev(void)
 
 static void test_register_errors(void **state)
 {
-	struct sl_bdev b = {.name = "bad", .blocklen = 1000, .blockcnt = 8, .fn_table = &g_fn,
-			    .module = &g_mod};
+	struct sl_bdev b = {
+	    .name = "bad", .blocklen = 1000, .blockcnt = 8, .fn_table = &g_fn, .module = &g_mod};
 
 	assert_int_equal(sl_bdev_register(&b), -EINVAL);
 	b.blocklen = 256;
@@ -233,8 +235,7 @@ static void test_rw_and_range(void **state)
 	assert_int_equal(sl_bdev_read_blocks(desc, ch, buf, NBLOCKS - 1, 2, io_done, NULL),
 			 -EINVAL);
 	assert_int_equal(sl_bdev_read_blocks(desc, ch, buf, 0, 0, io_done, NULL), -EINVAL);
-	assert_int_equal(sl_bdev_read_blocks(desc, ch, buf, UINT64_MAX, 2, io_done, NULL),
-			 -EINVAL);
+	assert_int_equal(sl_bdev_read_blocks(desc, ch, buf, UINT64_MAX, 2, io_done, NULL), -EINVAL);
 	assert_int_equal(sl_bdev_write_blocks(ro, ch, buf, 0, 1, io_done, NULL), -EBADF);
 
 	memset(buf, 0xab, 8 * BLK);
@@ -547,13 +548,13 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_register_errors),
-		cmocka_unit_test(test_rw_and_range),
-		cmocka_unit_test(test_split_max_rw_and_boundary),
-		cmocka_unit_test(test_bounce),
-		cmocka_unit_test(test_nomem_retry),
-		cmocka_unit_test(test_stats_and_channel_lifetime),
-		cmocka_unit_test(test_hot_remove_in_flight),
+	    cmocka_unit_test(test_register_errors),
+	    cmocka_unit_test(test_rw_and_range),
+	    cmocka_unit_test(test_split_max_rw_and_boundary),
+	    cmocka_unit_test(test_bounce),
+	    cmocka_unit_test(test_nomem_retry),
+	    cmocka_unit_test(test_stats_and_channel_lifetime),
+	    cmocka_unit_test(test_hot_remove_in_flight),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

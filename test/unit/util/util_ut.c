@@ -15,7 +15,7 @@ static void test_crc32c(void **state)
 	const char *check = "123456789";
 	uint32_t crc;
 	struct iovec iov[3] = {
-		{(void *)check, 2}, {(void *)(check + 2), 0}, {(void *)(check + 2), 7}};
+	    {(void *)check, 2}, {(void *)(check + 2), 0}, {(void *)(check + 2), 7}};
 	uint8_t zeros[32] = {0};
 
 	(void)state;
@@ -116,9 +116,9 @@ static void test_histogram(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_crc32c),	cmocka_unit_test(test_iov),
-		cmocka_unit_test(test_uuid),	cmocka_unit_test(test_strings),
-		cmocka_unit_test(test_histogram),
+	    cmocka_unit_test(test_crc32c),    cmocka_unit_test(test_iov),
+	    cmocka_unit_test(test_uuid),      cmocka_unit_test(test_strings),
+	    cmocka_unit_test(test_histogram),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
