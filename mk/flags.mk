@@ -5,8 +5,11 @@ ARCH_FLAGS := -march=x86-64-v2 -mtune=generic
 
 DPDK_CFLAGS := $(filter-out -march=%,$(shell pkg-config --cflags libdpdk))
 
+# gcc's -Wshadow=local has no clang spelling; clang gets -Wshadow instead.
+SHADOW_FLAG := $(if $(findstring clang,$(shell $(CC) --version 2>/dev/null | head -n 1)),-Wshadow,-Wshadow=local)
+
 COMMON_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
-	-Wmissing-prototypes -Wstrict-prototypes -Wformat=2 -Wshadow=local \
+	-Wmissing-prototypes -Wstrict-prototypes -Wformat=2 $(SHADOW_FLAG) \
 	-fno-strict-aliasing -fPIC -D_GNU_SOURCE $(ARCH_FLAGS) -Iinclude $(DPDK_CFLAGS)
 
 ifeq ($(CONFIG_DEBUG),y)

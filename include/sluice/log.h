@@ -59,7 +59,7 @@ void sl_log_set_sink(sl_log_sink_fn sink);
 void sl_log(enum sl_log_level level, const char *file, int line, const char *func, const char *fmt,
 	    ...) __attribute__((format(printf, 5, 6)));
 void sl_vlog(enum sl_log_level level, const char *file, int line, const char *func, const char *fmt,
-	     va_list ap);
+	     va_list ap) __attribute__((format(printf, 5, 0)));
 
 #define SL_ERRLOG(...) sl_log(SL_LOG_ERROR, __FILE__, __LINE__, __func__, __VA_ARGS__)
 #define SL_WARNLOG(...) sl_log(SL_LOG_WARN, __FILE__, __LINE__, __func__, __VA_ARGS__)
