@@ -109,7 +109,9 @@ deps:
 
 check: deps
 	$(MAKE) all
-	$(MAKE) check-unit check-func check-vm
+	$(MAKE) check-unit
+	$(MAKE) check-func
+	$(MAKE) check-vm
 
 check-unit: tests
 	BUILD=$(BUILD) test/unit/run.sh
@@ -122,7 +124,8 @@ check-vm: all
 
 # Unit and functional tiers again in an AddressSanitizer + UBSan build.
 check-asan:
-	$(MAKE) BUILD=build-asan CONFIG_ASAN=y CONFIG_UBSAN=y CONFIG_DEBUG=y check-unit check-func
+	$(MAKE) BUILD=build-asan CONFIG_ASAN=y CONFIG_UBSAN=y CONFIG_DEBUG=y check-unit
+	$(MAKE) BUILD=build-asan CONFIG_ASAN=y CONFIG_UBSAN=y CONFIG_DEBUG=y check-func
 
 # ---- run -----------------------------------------------------------------
 run: deps
