@@ -86,7 +86,8 @@ int sl_rpc_call_local(const char *method, const json_t *params, sl_rpc_local_cpl
 /* ---- declarative decoding ---- */
 
 enum sl_json_type {
-	SL_JSON_STRING, /* char *, strdup'ed: free with sl_json_free_decoded */
+	SL_JSON_STRING, /* char *, strdup'ed: free with sl_json_free_decoded; a previous
+			   value in the field is freed, so defaults must be NULL or heap */
 	SL_JSON_BOOL,	/* bool */
 	SL_JSON_INT32,
 	SL_JSON_UINT32,

@@ -475,13 +475,12 @@ void sl_bdev_notify_resize(struct sl_bdev *bdev, uint64_t new_blockcnt)
 
 /* ---- unregister / hot-remove ---- */
 
-static void unregister_complete(struct sl_bdev *bdev, int rc)
+/* The module's bdev may be freed by now: only the core's own state is used. */
+static void unregister_complete(struct sl_bdev_internal *in, int rc)
 {
-	struct sl_bdev_internal *in = bdev->internal;
 	void (*cb)(void *, int) = in->unregister_cb;
 	void *cb_arg = in->unregister_arg;
 
-	SL_INFOLOG("bdev %s removed", bdev->name);
 	for (size_t i = 0; i < in->alias_count; i++)
 		free(in->aliases[i]);
 	free(in);
@@ -491,8 +490,8 @@ static void unregister_complete(struct sl_bdev *bdev, int rc)
 
 void sl_bdev_destruct_done(struct sl_bdev *bdev, int rc)
 {
-	/* bdev->internal is still valid: it was kept for this call. */
-	unregister_complete(bdev, rc);
+	/* The module keeps bdev valid until this call returns. */
+	unregister_complete(bdev->internal, rc);
 }
 
 static void io_device_unregistered(void *io_device)
@@ -504,10 +503,11 @@ static void io_device_unregistered(void *io_device)
 	pthread_mutex_lock(&g_bdev_lock);
 	TAILQ_REMOVE(&g_bdevs, in, link);
 	pthread_mutex_unlock(&g_bdev_lock);
+	SL_INFOLOG("bdev %s removed", bdev->name);
 	rc = bdev->fn_table->destruct ? bdev->fn_table->destruct(bdev->ctxt) : 0;
 	if (rc == 1)
 		return; /* the module calls sl_bdev_destruct_done */
-	unregister_complete(bdev, rc < 0 ? rc : 0);
+	unregister_complete(in, rc < 0 ? rc : 0);
 }
 
 /* Every descriptor is closed: wait for the channels, then destruct. */

@@ -82,7 +82,7 @@ static int parse_core_list(const char *s, uint64_t cores[2])
 			return -EINVAL;
 		for (unsigned long c = a; c <= b; c++)
 			cores[c / 64] |= 1ULL << (c % 64);
-		if (*p == ',')
+		if (*p == ',' && isdigit((unsigned char)p[1]))
 			p++;
 		else if (*p != ']')
 			return -EINVAL;

@@ -138,40 +138,53 @@ static void mem_event_cb(enum rte_mem_event event, const void *addr, size_t len,
 struct replay_ctx {
 	struct sl_mem_map_notifier *n;
 	enum sl_mem_map_action action;
+	size_t limit; /* regions to visit; SIZE_MAX: all */
+	size_t done;  /* regions the callback accepted */
 	int rc;
 };
+
+static int replay_one(struct replay_ctx *c, void *va, size_t len)
+{
+	if (c->done == c->limit)
+		return 1;
+	c->rc = c->n->fn(c->n->ctx, c->action, va, len);
+	if (c->rc)
+		return 1;
+	c->done++;
+	return 0;
+}
 
 static int replay_contig(const struct rte_memseg_list *msl, const struct rte_memseg *ms, size_t len,
 			 void *arg)
 {
-	struct replay_ctx *c = arg;
-
 	(void)msl;
-	c->rc = c->n->fn(c->n->ctx, c->action, ms->addr, len);
-	return c->rc ? 1 : 0;
+	return replay_one(arg, ms->addr, len);
 }
 
-/* Caller holds the hotplug lock and g_map_lock. */
-static int replay(struct sl_mem_map_notifier *n, enum sl_mem_map_action action)
+/*
+ * Walk every region (env memory, then registered ones) in a fixed order,
+ * calling the notifier for at most limit of them; returns how many it
+ * accepted before the first failure. Caller holds the hotplug lock and
+ * g_map_lock.
+ */
+static size_t replay(struct sl_mem_map_notifier *n, enum sl_mem_map_action action, size_t limit,
+		     int *rc)
 {
-	struct replay_ctx c = {.n = n, .action = action};
+	struct replay_ctx c = {.n = n, .action = action, .limit = limit};
 
 	rte_memseg_contig_walk_thread_unsafe(replay_contig, &c);
-	if (c.rc)
-		return c.rc;
-	for (size_t i = 0; i < g_ext_count; i++) {
-		int rc = n->fn(n->ctx, action, (void *)g_ext[i].start, g_ext[i].len);
-
-		if (rc)
-			return rc;
-	}
-	return 0;
+	for (size_t i = 0; i < g_ext_count && !c.rc && c.done < c.limit; i++)
+		replay_one(&c, (void *)g_ext[i].start, g_ext[i].len);
+	if (rc)
+		*rc = c.rc;
+	return c.done;
 }
 
 struct sl_mem_map_notifier *sl_mem_map_notifier_register(sl_mem_map_notify_fn fn, void *ctx,
 							 int *rcp)
 {
 	struct sl_mem_map_notifier *n = calloc(1, sizeof(*n));
+	size_t done;
 	int rc;
 
 	if (!n) {
@@ -184,10 +197,10 @@ struct sl_mem_map_notifier *sl_mem_map_notifier_register(sl_mem_map_notify_fn fn
 
 	rte_mcfg_mem_read_lock();
 	pthread_mutex_lock(&g_map_lock);
-	rc = replay(n, SL_MEM_MAP_REGISTER);
+	done = replay(n, SL_MEM_MAP_REGISTER, SIZE_MAX, &rc);
 	if (rc) {
-		/* Undo what was registered so the caller sees all or nothing. */
-		replay(n, SL_MEM_MAP_UNREGISTER);
+		/* Undo exactly what was registered so the caller sees all or nothing. */
+		replay(n, SL_MEM_MAP_UNREGISTER, done, NULL);
 		free(n);
 		n = NULL;
 	} else {
@@ -213,7 +226,7 @@ void sl_mem_map_notifier_unregister(struct sl_mem_map_notifier *notifier)
 			break;
 		}
 	}
-	replay(notifier, SL_MEM_MAP_UNREGISTER);
+	replay(notifier, SL_MEM_MAP_UNREGISTER, SIZE_MAX, NULL);
 	pthread_mutex_unlock(&g_map_lock);
 	rte_mcfg_mem_read_unlock();
 	free(notifier);

@@ -18,6 +18,8 @@ struct config_load {
 	json_t *root;
 	bool ignore_errors;
 	uint32_t phase; /* SL_RPC_STARTUP or SL_RPC_RUNTIME */
+	bool in_call;	/* inside sl_rpc_call_local: the walk loop continues */
+	bool answered;	/* the entry answered synchronously */
 	size_t sub_idx;
 	size_t entry_idx;
 	void (*done)(int rc);
@@ -116,6 +118,11 @@ static void entry_done(void *ctx, const json_t *response, bool is_error)
 		}
 	}
 	l->entry_idx++;
+	if (l->in_call) {
+		/* Answered inside the call: let load_next's loop go on (no recursion). */
+		l->answered = true;
+		return;
+	}
 	load_next();
 }
 
@@ -136,9 +143,15 @@ static void load_next(void)
 				continue;
 			if (json_is_null(params))
 				params = NULL;
-			/* The completion continues the walk (possibly later, asynchronously). */
+			l->in_call = true;
+			l->answered = false;
 			sl_rpc_call_local(method, params, entry_done, l);
-			return;
+			if (g_load != l)
+				return; /* failed: done() closed the load */
+			l->in_call = false;
+			if (!l->answered)
+				return; /* asynchronous, or failed: entry_done goes on from there */
+			l->entry_idx--; /* entry_done advanced it; so does the for loop */
 		}
 	}
 	l->done(0);

@@ -45,7 +45,7 @@ struct reactor {
 } __attribute__((aligned(64)));
 
 static struct reactor *g_reactors[SL_ENV_MAX_CORES];
-static uint32_t g_rr_next = UINT32_MAX;
+static _Atomic uint32_t g_rr_next = UINT32_MAX; /* threads may be created anywhere */
 static bool g_idle_sleep;
 static uint64_t g_idle_threshold_ticks;
 static void (*g_main_hook)(void);
@@ -80,11 +80,13 @@ static int sched_new_thread(struct sl_thread *t)
 		r = g_reactors[hint];
 	if (!r) {
 		/* Round-robin over the reactors. */
-		uint32_t c = sl_env_get_next_core(g_rr_next);
+		uint32_t prev = atomic_load(&g_rr_next), c;
 
-		if (c == UINT32_MAX)
-			c = sl_env_get_first_core();
-		g_rr_next = c;
+		do {
+			c = sl_env_get_next_core(prev);
+			if (c == UINT32_MAX)
+				c = sl_env_get_first_core();
+		} while (!atomic_compare_exchange_weak(&g_rr_next, &prev, c));
 		r = g_reactors[c];
 	}
 	if (!r)

@@ -190,7 +190,12 @@ static void conn_parse(struct rpc_conn *c)
 		msg = json_loadb(c->in + off, c->in_len - off,
 				 JSON_DISABLE_EOF_CHECK | JSON_DECODE_ANY, &err);
 		if (!msg) {
-			if (json_error_code(&err) == json_error_premature_end_of_input)
+			/*
+			 * Incomplete, not wrong: jansson reports a value cut inside a
+			 * literal, number or escape as a syntax error at the end of input.
+			 */
+			if (json_error_code(&err) == json_error_premature_end_of_input ||
+			    (size_t)err.position >= c->in_len - off)
 				break; /* wait for the rest */
 			char m[256];
 

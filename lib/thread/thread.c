@@ -98,6 +98,21 @@ void sl_thread_destroy(struct sl_thread *thread)
 	pthread_mutex_unlock(&g_thread_lock);
 	if (tls_thread == thread)
 		tls_thread = NULL;
+	/* Pollers still linked (unregistered late, or forced exit) go with the thread. */
+	while (!TAILQ_EMPTY(&thread->busy_pollers)) {
+		struct sl_poller *p = TAILQ_FIRST(&thread->busy_pollers);
+
+		TAILQ_REMOVE(&thread->busy_pollers, p, link);
+		free(p);
+	}
+	for (size_t i = 0; i < thread->heap_len; i++)
+		free(thread->heap[i]);
+	while (thread->free_pollers) {
+		struct sl_poller *p = thread->free_pollers;
+
+		thread->free_pollers = p->free_next;
+		free(p);
+	}
 	sl_ring_free(thread->msgs);
 	free(thread->heap);
 	free(thread);
@@ -409,7 +424,7 @@ void sl_poller_unregister(struct sl_poller **pp)
 
 static int run_busy_pollers(struct sl_thread *t)
 {
-	struct sl_poller *p, *tmp;
+	struct sl_poller *p;
 	int busy = 0;
 
 	TAILQ_FOREACH(p, &t->busy_pollers, link)
@@ -421,18 +436,23 @@ static int run_busy_pollers(struct sl_thread *t)
 		if (p->state == POLLER_RUNNING)
 			p->state = POLLER_WAITING;
 	}
-	if (t->busy_dirty) {
-		t->busy_dirty = false;
-		for (p = TAILQ_FIRST(&t->busy_pollers); p; p = tmp) {
-			tmp = TAILQ_NEXT(p, link);
-			if (p->state != POLLER_UNREGISTERED)
-				continue;
-			TAILQ_REMOVE(&t->busy_pollers, p, link);
-			p->free_next = t->free_pollers;
-			t->free_pollers = p;
-		}
-	}
 	return busy;
+}
+
+/* Unlink busy pollers unregistered while the thread was polling. */
+static void sweep_busy_pollers(struct sl_thread *t)
+{
+	struct sl_poller *p, *tmp;
+
+	t->busy_dirty = false;
+	for (p = TAILQ_FIRST(&t->busy_pollers); p; p = tmp) {
+		tmp = TAILQ_NEXT(p, link);
+		if (p->state != POLLER_UNREGISTERED)
+			continue;
+		TAILQ_REMOVE(&t->busy_pollers, p, link);
+		p->free_next = t->free_pollers;
+		t->free_pollers = p;
+	}
 }
 
 static int run_timed_pollers(struct sl_thread *t, uint64_t now)
@@ -449,7 +469,7 @@ static int run_timed_pollers(struct sl_thread *t, uint64_t now)
 			continue; /* sl_poller_unregister queued it for freeing */
 		p->state = POLLER_WAITING;
 		p->next_run = now + p->period_ticks;
-		p->seq = t->poller_seq++;
+		/* seq stays the registration order: equal deadlines keep that order. */
 		if (heap_push(t, p)) {
 			SL_ERRLOG("poller %s dropped: out of memory", p->name);
 			free(p);
@@ -499,6 +519,8 @@ int sl_thread_poll(struct sl_thread *thread, uint32_t max_msgs, uint64_t now)
 	if (thread->heap_len && thread->heap[0]->next_run <= now)
 		busy |= run_timed_pollers(thread, now);
 
+	if (thread->busy_dirty)
+		sweep_busy_pollers(thread);
 	thread->in_poll = false;
 	while (thread->free_pollers) {
 		struct sl_poller *p = thread->free_pollers;
