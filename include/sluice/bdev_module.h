@@ -102,7 +102,10 @@ int sl_bdev_register(struct sl_bdev *bdev);
  * called on the calling thread.
  */
 void sl_bdev_unregister(struct sl_bdev *bdev, void (*cb)(void *cb_arg, int rc), void *cb_arg);
-/* Unregister by name for module delete RPCs: -ENODEV if absent or not this module's. */
+/*
+ * Unregister by name for module delete RPCs: -ENODEV if absent or not this
+ * module's (cb is not called then); otherwise 0 and cb runs when done.
+ */
 int sl_bdev_unregister_by_name(const char *name, struct sl_bdev_module *module,
 			       void (*cb)(void *cb_arg, int rc), void *cb_arg);
 void sl_bdev_destruct_done(struct sl_bdev *bdev, int rc);

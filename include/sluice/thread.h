@@ -6,7 +6,10 @@
  * a thread touches belongs to it; other threads reach it only through
  * sl_thread_send_msg, which goes through the thread's lock-free MPSC ring.
  * Unless stated otherwise, functions act on the calling thread
- * (sl_get_thread()) and must be called from it.
+ * (sl_get_thread()) and must be called from it. A thread is always polled by
+ * the same OS thread (its reactor, or the program that created it), so
+ * per-OS-thread kernel objects such as an io_uring created by a poller stay
+ * with it.
  */
 #ifndef SLUICE_THREAD_H
 #define SLUICE_THREAD_H

@@ -132,6 +132,10 @@ static void device_unregistered_msg(void *arg)
 /* The device has no channel left and was unregistered: report on the unregistering thread. */
 static void device_finish_unregister(struct io_device *d)
 {
+	if (!d->unregister_cb) {
+		free(d); /* nobody to tell: no need for the unregistering thread to live */
+		return;
+	}
 	if (sl_thread_send_msg(d->unregister_thread, device_unregistered_msg, d)) {
 		SL_ERRLOG("io_device %s: unregistering thread is gone", d->name);
 		free(d);
