@@ -32,6 +32,8 @@ enum sl_bdev_io_status {
 
 struct sl_bdev_module {
 	const char *name;
+	/* Its bdevs sit on other bdevs: save_config writes it after the others. */
+	bool stacked;
 	/* Called once at bdev subsystem init / fini (app thread). NULL: nothing to do. */
 	int (*module_init)(void);
 	void (*module_fini)(void);

@@ -32,7 +32,7 @@ struct sl_log_flag {
 void sl_log_register_flag(struct sl_log_flag *flag);
 
 #define SL_LOG_REGISTER_COMPONENT(flagname)                                                        \
-	struct sl_log_flag SL_LOG_##flagname = {.name = #flagname};                                \
+	struct sl_log_flag SL_LOG_##flagname = { .name = #flagname };                              \
 	__attribute__((constructor)) static void sl_log_flag_register_##flagname(void)             \
 	{                                                                                          \
 		sl_log_register_flag(&SL_LOG_##flagname);                                          \

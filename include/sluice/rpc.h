@@ -62,7 +62,7 @@ json_t *sl_rpc_get_methods(bool current, bool include_aliases);
 void sl_jsonrpc_send_result(struct sl_jsonrpc_request *req, json_t *result);
 void sl_jsonrpc_send_bool(struct sl_jsonrpc_request *req, bool value);
 void sl_jsonrpc_send_error(struct sl_jsonrpc_request *req, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+	__attribute__((format(printf, 3, 4)));
 /* Error whose message is strerror(-rc), code -rc (SPDK's convention for errno failures). */
 void sl_jsonrpc_send_errno(struct sl_jsonrpc_request *req, int rc, const char *what);
 

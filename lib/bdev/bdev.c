@@ -29,16 +29,16 @@ struct examine_waiter {
 static struct examine_waiter *g_examine_waiters;
 
 static const char *const g_io_type_names[SL_BDEV_NUM_IO_TYPES] = {
-    [SL_BDEV_IO_TYPE_INVALID] = "invalid",
-    [SL_BDEV_IO_TYPE_READ] = "read",
-    [SL_BDEV_IO_TYPE_WRITE] = "write",
-    [SL_BDEV_IO_TYPE_UNMAP] = "unmap",
-    [SL_BDEV_IO_TYPE_FLUSH] = "flush",
-    [SL_BDEV_IO_TYPE_RESET] = "reset",
-    [SL_BDEV_IO_TYPE_NVME_ADMIN] = "nvme_admin",
-    [SL_BDEV_IO_TYPE_NVME_IO] = "nvme_io",
-    [SL_BDEV_IO_TYPE_WRITE_ZEROES] = "write_zeroes",
-    [SL_BDEV_IO_TYPE_COMPARE] = "compare",
+	[SL_BDEV_IO_TYPE_INVALID] = "invalid",
+	[SL_BDEV_IO_TYPE_READ] = "read",
+	[SL_BDEV_IO_TYPE_WRITE] = "write",
+	[SL_BDEV_IO_TYPE_UNMAP] = "unmap",
+	[SL_BDEV_IO_TYPE_FLUSH] = "flush",
+	[SL_BDEV_IO_TYPE_RESET] = "reset",
+	[SL_BDEV_IO_TYPE_NVME_ADMIN] = "nvme_admin",
+	[SL_BDEV_IO_TYPE_NVME_IO] = "nvme_io",
+	[SL_BDEV_IO_TYPE_WRITE_ZEROES] = "write_zeroes",
+	[SL_BDEV_IO_TYPE_COMPARE] = "compare",
 };
 
 const char *sl_bdev_io_type_name(enum sl_bdev_io_type type)
@@ -118,8 +118,7 @@ static struct sl_bdev_internal *find_locked(const char *name)
 {
 	struct sl_bdev_internal *in;
 
-	TAILQ_FOREACH(in, &g_bdevs, link)
-	{
+	TAILQ_FOREACH(in, &g_bdevs, link) {
 		if (!strcmp(in->bdev->name, name))
 			return in;
 		for (size_t i = 0; i < in->alias_count; i++)
@@ -288,8 +287,7 @@ int sl_bdev_register(struct sl_bdev *bdev)
 	SL_INFOLOG("bdev %s registered: %" PRIu64 " blocks of %u bytes, module %s, uuid %s",
 		   bdev->name, bdev->blockcnt, bdev->blocklen, bdev->module->name, uuid);
 
-	TAILQ_FOREACH(m, &g_modules, link)
-	{
+	TAILQ_FOREACH(m, &g_modules, link) {
 		if (!m->examine || m == bdev->module)
 			continue;
 		pthread_mutex_lock(&g_bdev_lock);
@@ -464,8 +462,7 @@ void sl_bdev_notify_resize(struct sl_bdev *bdev, uint64_t new_blockcnt)
 
 	pthread_mutex_lock(&g_bdev_lock);
 	bdev->blockcnt = new_blockcnt;
-	TAILQ_FOREACH(desc, &bdev->internal->descs, link)
-	{
+	TAILQ_FOREACH(desc, &bdev->internal->descs, link) {
 		desc->refs++;
 		if (sl_thread_send_msg(desc->thread, resize_notify, desc))
 			desc->refs--;
@@ -536,8 +533,7 @@ void sl_bdev_unregister(struct sl_bdev *bdev, void (*cb)(void *cb_arg, int rc), 
 	in->unregister_arg = cb_arg;
 	in->unregister_thread = sl_get_thread();
 	none = TAILQ_EMPTY(&in->descs);
-	TAILQ_FOREACH(desc, &in->descs, link)
-	{
+	TAILQ_FOREACH(desc, &in->descs, link) {
 		desc->refs++;
 		if (sl_thread_send_msg(desc->thread, desc_remove_notify, desc)) {
 			desc->refs--;
@@ -582,15 +578,14 @@ static void bdev_subsystem_init(void)
 
 	g_bdev_io_ctx_size = 0;
 	TAILQ_FOREACH(m, &g_modules, link)
-	if (m->get_ctx_size && m->get_ctx_size() > g_bdev_io_ctx_size)
-		g_bdev_io_ctx_size = m->get_ctx_size();
+		if (m->get_ctx_size && m->get_ctx_size() > g_bdev_io_ctx_size)
+			g_bdev_io_ctx_size = m->get_ctx_size();
 	rc = bdev_io_lib_init();
 	if (rc) {
 		sl_subsystem_init_next(rc);
 		return;
 	}
-	TAILQ_FOREACH(m, &g_modules, link)
-	{
+	TAILQ_FOREACH(m, &g_modules, link) {
 		if (!m->module_init)
 			continue;
 		rc = m->module_init();
@@ -613,16 +608,16 @@ static void fini_unregister_one(void)
 
 	pthread_mutex_lock(&g_bdev_lock);
 	TAILQ_FOREACH_REVERSE(in, &g_bdevs, bdev_list, link)
-	if (in->status == BDEV_ACTIVE)
-		break;
+		if (in->status == BDEV_ACTIVE)
+			break;
 	pthread_mutex_unlock(&g_bdev_lock);
 	if (in) {
 		sl_bdev_unregister(in->bdev, fini_next_bdev, NULL);
 		return;
 	}
 	TAILQ_FOREACH_REVERSE(m, &g_modules, module_list, link)
-	if (m->module_fini)
-		m->module_fini();
+		if (m->module_fini)
+			m->module_fini();
 	bdev_io_lib_fini(sl_subsystem_fini_next);
 }
 
@@ -642,17 +637,21 @@ static void bdev_write_config(void *config)
 {
 	struct sl_bdev_module *m;
 
+	/* Base bdevs first, so that a loaded config finds them before what stacks on them. */
 	TAILQ_FOREACH(m, &g_modules, link)
-	if (m->config_json)
-		m->config_json(config);
+		if (m->config_json && !m->stacked)
+			m->config_json(config);
+	TAILQ_FOREACH(m, &g_modules, link)
+		if (m->config_json && m->stacked)
+			m->config_json(config);
 	/* As SPDK does: a loaded config waits for examine before other subsystems use it. */
 	json_array_append_new(config, json_pack("{s:s}", "method", "bdev_wait_for_examine"));
 }
 
 static struct sl_subsystem g_bdev_subsystem = {
-    .name = "bdev",
-    .init = bdev_subsystem_init,
-    .fini = bdev_subsystem_fini,
-    .write_config_json = bdev_write_config,
+	.name = "bdev",
+	.init = bdev_subsystem_init,
+	.fini = bdev_subsystem_fini,
+	.write_config_json = bdev_write_config,
 };
 SL_SUBSYSTEM_REGISTER(g_bdev_subsystem)

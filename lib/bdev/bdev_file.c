@@ -24,7 +24,7 @@
 #endif
 
 static int file_error(char *err, size_t errlen, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+	__attribute__((format(printf, 4, 5)));
 
 /* Format the message once, log it, hand it to the caller for the RPC error. */
 static int file_error(char *err, size_t errlen, int rc, const char *fmt, ...)
@@ -279,14 +279,14 @@ void sl_bdev_file_close(struct sl_bdev_file *f)
 int sl_bdev_file_discard(const struct sl_bdev_file *f, uint64_t offset, uint64_t len)
 {
 	if (f->is_blockdev) {
-		uint64_t range[2] = {offset, len};
+		uint64_t range[2] = { offset, len };
 
 		return ioctl(f->fd, BLKDISCARD, range) ? -errno : 0;
 	}
 	return fallocate(f->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)offset,
 			 (off_t)len)
-		   ? -errno
-		   : 0;
+		       ? -errno
+		       : 0;
 }
 
 int sl_bdev_file_zero(const struct sl_bdev_file *f, uint64_t offset, uint64_t len)
@@ -294,17 +294,17 @@ int sl_bdev_file_zero(const struct sl_bdev_file *f, uint64_t offset, uint64_t le
 	int rc;
 
 	if (f->is_blockdev) {
-		uint64_t range[2] = {offset, len};
+		uint64_t range[2] = { offset, len };
 
 		return ioctl(f->fd, BLKZEROOUT, range) ? -errno : 0;
 	}
 	rc = fallocate(f->fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, (off_t)offset, (off_t)len)
-		 ? -errno
-		 : 0;
+		     ? -errno
+		     : 0;
 	if (rc == -EOPNOTSUPP) /* tmpfs and others: a punched hole reads back as zeroes */
 		rc = fallocate(f->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)offset,
 			       (off_t)len)
-			 ? -errno
-			 : 0;
+			     ? -errno
+			     : 0;
 	return rc;
 }

@@ -357,7 +357,7 @@ static void retry_queued(struct bdev_channel *ch)
 	struct sl_bdev_io_internal *in;
 
 	TAILQ_FOREACH(in, &ch->nomem_queue, link)
-	n++;
+		n++;
 	/* At most what is queued now; stop as soon as one goes back on the queue. */
 	while (n-- && (in = TAILQ_FIRST(&ch->nomem_queue))) {
 		TAILQ_REMOVE(&ch->nomem_queue, in, link);
@@ -398,7 +398,7 @@ static void queue_retry(struct sl_bdev_io *io, enum retry_kind kind)
 	ch->stat.num_nomem_retries++;
 	if (!ch->retry_poller)
 		ch->retry_poller =
-		    sl_poller_register_named(retry_poll, ch, RETRY_PERIOD_US, "bdev_retry");
+			sl_poller_register_named(retry_poll, ch, RETRY_PERIOD_US, "bdev_retry");
 }
 
 /* ---- completion ---- */

@@ -18,18 +18,19 @@ static json_t *bdev_info(struct sl_bdev *bdev)
 		json_array_append_new(aliases, json_string(sl_bdev_get_alias(bdev, i)));
 	for (int t = SL_BDEV_IO_TYPE_READ; t < SL_BDEV_NUM_IO_TYPES; t++)
 		json_object_set_new(
-		    types, sl_bdev_io_type_name((enum sl_bdev_io_type)t),
-		    json_boolean(sl_bdev_io_type_supported(bdev, (enum sl_bdev_io_type)t)));
+			types, sl_bdev_io_type_name((enum sl_bdev_io_type)t),
+			json_boolean(sl_bdev_io_type_supported(bdev, (enum sl_bdev_io_type)t)));
 	if (bdev->fn_table->dump_info_json)
 		bdev->fn_table->dump_info_json(bdev->ctxt, drv);
-	return json_pack(
-	    "{s:s, s:o, s:s, s:i, s:I, s:s, s:b, s:i, s:b, s:i, s:I, s:b, s:o, s:o}", "name",
-	    bdev->name, "aliases", aliases, "product_name", sl_bdev_get_product_name(bdev),
-	    "block_size", (int)bdev->blocklen, "num_blocks", (json_int_t)bdev->blockcnt, "uuid",
-	    uuid, "claimed", sl_bdev_get_claim(bdev) != NULL, "optimal_io_boundary",
-	    (int)bdev->optimal_io_boundary, "write_cache", bdev->write_cache, "max_rw_blocks",
-	    (int)bdev->max_rw_blocks, "required_alignment", (json_int_t)sl_bdev_get_buf_align(bdev),
-	    "zoned", false, "supported_io_types", types, "driver_specific", drv);
+	return json_pack("{s:s, s:o, s:s, s:i, s:I, s:s, s:b, s:i, s:b, s:i, s:I, s:b, s:o, s:o}",
+			 "name", bdev->name, "aliases", aliases, "product_name",
+			 sl_bdev_get_product_name(bdev), "block_size", (int)bdev->blocklen,
+			 "num_blocks", (json_int_t)bdev->blockcnt, "uuid", uuid, "claimed",
+			 sl_bdev_get_claim(bdev) != NULL, "optimal_io_boundary",
+			 (int)bdev->optimal_io_boundary, "write_cache", bdev->write_cache,
+			 "max_rw_blocks", (int)bdev->max_rw_blocks, "required_alignment",
+			 (json_int_t)sl_bdev_get_buf_align(bdev), "zoned", false,
+			 "supported_io_types", types, "driver_specific", drv);
 }
 
 struct get_bdevs_params {
@@ -38,8 +39,8 @@ struct get_bdevs_params {
 };
 
 static const struct sl_json_field g_get_bdevs_fields[] = {
-    SL_JSON_FIELD(struct get_bdevs_params, name, SL_JSON_STRING, true),
-    SL_JSON_FIELD(struct get_bdevs_params, timeout, SL_JSON_UINT32, true),
+	SL_JSON_FIELD(struct get_bdevs_params, name, SL_JSON_STRING, true),
+	SL_JSON_FIELD(struct get_bdevs_params, timeout, SL_JSON_UINT32, true),
 };
 
 struct get_bdevs_wait {
@@ -68,7 +69,7 @@ static int get_bdevs_wait_poll(void *arg)
 
 static void rpc_bdev_get_bdevs(struct sl_jsonrpc_request *req, const json_t *params)
 {
-	struct get_bdevs_params p = {0};
+	struct get_bdevs_params p = { 0 };
 	json_t *arr;
 
 	if (sl_rpc_decode_params(req, params, g_get_bdevs_fields, SL_COUNTOF(g_get_bdevs_fields),
@@ -83,8 +84,8 @@ static void rpc_bdev_get_bdevs(struct sl_jsonrpc_request *req, const json_t *par
 			if (w) {
 				w->req = req;
 				w->name = p.name;
-				w->deadline =
-				    sl_get_ticks() + (uint64_t)p.timeout * sl_get_ticks_hz() / 1000;
+				w->deadline = sl_get_ticks() +
+					      (uint64_t)p.timeout * sl_get_ticks_hz() / 1000;
 				w->poller = sl_poller_register_named(get_bdevs_wait_poll, w, 10000,
 								     "get_bdevs_wait");
 				if (w->poller)
@@ -122,20 +123,20 @@ static void iostat_next(struct iostat_ctx *c);
 static json_t *stat_json(const char *name, const struct sl_bdev_io_stat *s)
 {
 	return json_pack(
-	    "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-	    "s:I, s:I, s:I}",
-	    "name", name, "bytes_read", (json_int_t)s->bytes_read, "num_read_ops",
-	    (json_int_t)s->num_read_ops, "bytes_written", (json_int_t)s->bytes_written,
-	    "num_write_ops", (json_int_t)s->num_write_ops, "bytes_unmapped",
-	    (json_int_t)s->bytes_unmapped, "num_unmap_ops", (json_int_t)s->num_unmap_ops,
-	    "num_write_zeroes_ops", (json_int_t)s->num_write_zeroes_ops, "num_flush_ops",
-	    (json_int_t)s->num_flush_ops, "num_other_ops", (json_int_t)s->num_other_ops,
-	    "read_latency_ticks", (json_int_t)s->read_latency_ticks, "write_latency_ticks",
-	    (json_int_t)s->write_latency_ticks, "unmap_latency_ticks",
-	    (json_int_t)s->unmap_latency_ticks, "max_read_latency_ticks",
-	    (json_int_t)s->max_read_latency_ticks, "max_write_latency_ticks",
-	    (json_int_t)s->max_write_latency_ticks, "io_error", (json_int_t)s->num_errors,
-	    "nomem_retries", (json_int_t)s->num_nomem_retries);
+		"{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+		"s:I, s:I, s:I}",
+		"name", name, "bytes_read", (json_int_t)s->bytes_read, "num_read_ops",
+		(json_int_t)s->num_read_ops, "bytes_written", (json_int_t)s->bytes_written,
+		"num_write_ops", (json_int_t)s->num_write_ops, "bytes_unmapped",
+		(json_int_t)s->bytes_unmapped, "num_unmap_ops", (json_int_t)s->num_unmap_ops,
+		"num_write_zeroes_ops", (json_int_t)s->num_write_zeroes_ops, "num_flush_ops",
+		(json_int_t)s->num_flush_ops, "num_other_ops", (json_int_t)s->num_other_ops,
+		"read_latency_ticks", (json_int_t)s->read_latency_ticks, "write_latency_ticks",
+		(json_int_t)s->write_latency_ticks, "unmap_latency_ticks",
+		(json_int_t)s->unmap_latency_ticks, "max_read_latency_ticks",
+		(json_int_t)s->max_read_latency_ticks, "max_write_latency_ticks",
+		(json_int_t)s->max_write_latency_ticks, "io_error", (json_int_t)s->num_errors,
+		"nomem_retries", (json_int_t)s->num_nomem_retries);
 }
 
 static void iostat_done(struct sl_bdev *bdev, struct sl_bdev_io_stat *stat, void *arg, int rc)
@@ -169,7 +170,7 @@ static void iostat_next(struct iostat_ctx *c)
 
 static void rpc_bdev_get_iostat(struct sl_jsonrpc_request *req, const json_t *params)
 {
-	struct get_bdevs_params p = {0};
+	struct get_bdevs_params p = { 0 };
 	struct iostat_ctx *c;
 	size_t n = 0;
 

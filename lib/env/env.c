@@ -139,8 +139,8 @@ static long free_hugepage_mb(void)
 		const char *path;
 		long mb;
 	} sizes[] = {
-	    {"/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages", 2},
-	    {"/sys/kernel/mm/hugepages/hugepages-1048576kB/free_hugepages", 1024},
+		{ "/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages", 2 },
+		{ "/sys/kernel/mm/hugepages/hugepages-1048576kB/free_hugepages", 1024 },
 	};
 	long total = 0;
 
@@ -216,8 +216,8 @@ int sl_env_init(const struct sl_env_opts *opts)
 				  opts->core_mask, c, online - 1);
 			return -EINVAL;
 		}
-		off +=
-		    (size_t)snprintf(lcores + off, sizeof(lcores) - off, "%s%u", off ? "," : "", c);
+		off += (size_t)snprintf(lcores + off, sizeof(lcores) - off, "%s%u", off ? "," : "",
+					c);
 	}
 
 	use_huge = !opts->no_huge;
@@ -228,9 +228,9 @@ int sl_env_init(const struct sl_env_opts *opts)
 	}
 	if (use_huge && (free_hugepage_mb() == 0 || !hugetlbfs_mounted(NULL))) {
 		SL_WARNLOG(
-		    "no hugepages reserved or no hugetlbfs mounted: running on ordinary "
-		    "memory (--no-huge); devices cannot DMA. Run scripts/setup.sh to reserve "
-		    "hugepages.");
+			"no hugepages reserved or no hugetlbfs mounted: running on ordinary "
+			"memory (--no-huge); devices cannot DMA. Run scripts/setup.sh to reserve "
+			"hugepages.");
 		use_huge = false;
 	}
 	if (use_huge && opts->mem_size_mb && (long)opts->mem_size_mb > free_hugepage_mb()) {
@@ -373,7 +373,7 @@ static uint64_t calibrate_tsc_hz(void)
 {
 	struct timespec a, b;
 	uint64_t t0, t1, ns;
-	struct timespec req = {.tv_sec = 0, .tv_nsec = 20 * 1000 * 1000};
+	struct timespec req = { .tv_sec = 0, .tv_nsec = 20 * 1000 * 1000 };
 
 	clock_gettime(CLOCK_MONOTONIC_RAW, &a);
 	t0 = rte_get_tsc_cycles();

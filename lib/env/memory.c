@@ -91,7 +91,7 @@ uint64_t sl_vtoiova(const void *vaddr, uint64_t *size)
 		/* Extend over following segments while IOVA stays contiguous. */
 		while (size && contig < *size) {
 			const struct rte_memseg *next =
-			    rte_mem_virt2memseg((const char *)ms->addr + ms->len, NULL);
+				rte_mem_virt2memseg((const char *)ms->addr + ms->len, NULL);
 
 			if (!next || next->iova != ms->iova + ms->len)
 				break;
@@ -170,7 +170,7 @@ static int replay_contig(const struct rte_memseg_list *msl, const struct rte_mem
 static size_t replay(struct sl_mem_map_notifier *n, enum sl_mem_map_action action, size_t limit,
 		     int *rc)
 {
-	struct replay_ctx c = {.n = n, .action = action, .limit = limit};
+	struct replay_ctx c = { .n = n, .action = action, .limit = limit };
 
 	rte_memseg_contig_walk_thread_unsafe(replay_contig, &c);
 	for (size_t i = 0; i < g_ext_count && !c.rc && c.done < c.limit; i++)

@@ -49,8 +49,8 @@ void *sl_mempool_get(struct sl_mempool *mp)
 int sl_mempool_get_bulk(struct sl_mempool *mp, void **ele_arr, size_t count)
 {
 	return rte_mempool_get_bulk((struct rte_mempool *)mp, ele_arr, (unsigned int)count)
-		   ? -ENOMEM
-		   : 0;
+		       ? -ENOMEM
+		       : 0;
 }
 
 void sl_mempool_put(struct sl_mempool *mp, void *ele)

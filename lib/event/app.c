@@ -57,20 +57,20 @@ enum {
 };
 
 static const struct option g_app_long_opts[] = {
-    {"config", required_argument, NULL, 'c'},
-    {"json", required_argument, NULL, OPT_JSON},
-    {"json-ignore-init-errors", no_argument, NULL, OPT_JSON_IGNORE_ERRORS},
-    {"cpumask", required_argument, NULL, 'm'},
-    {"rpc-socket", required_argument, NULL, 'r'},
-    {"mem-size", required_argument, NULL, 's'},
-    {"huge-dir", required_argument, NULL, OPT_HUGE_DIR},
-    {"no-huge", no_argument, NULL, OPT_NO_HUGE},
-    {"no-idle-sleep", no_argument, NULL, OPT_NO_IDLE_SLEEP},
-    {"idle-threshold-us", required_argument, NULL, OPT_IDLE_THRESHOLD},
-    {"logflag", required_argument, NULL, 'L'},
-    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
-    {"help", no_argument, NULL, 'h'},
-    {"version", no_argument, NULL, OPT_VERSION},
+	{ "config", required_argument, NULL, 'c' },
+	{ "json", required_argument, NULL, OPT_JSON },
+	{ "json-ignore-init-errors", no_argument, NULL, OPT_JSON_IGNORE_ERRORS },
+	{ "cpumask", required_argument, NULL, 'm' },
+	{ "rpc-socket", required_argument, NULL, 'r' },
+	{ "mem-size", required_argument, NULL, 's' },
+	{ "huge-dir", required_argument, NULL, OPT_HUGE_DIR },
+	{ "no-huge", no_argument, NULL, OPT_NO_HUGE },
+	{ "no-idle-sleep", no_argument, NULL, OPT_NO_IDLE_SLEEP },
+	{ "idle-threshold-us", required_argument, NULL, OPT_IDLE_THRESHOLD },
+	{ "logflag", required_argument, NULL, 'L' },
+	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, OPT_VERSION },
 };
 #define APP_GETOPT_STR "c:m:r:s:L:h"
 
@@ -419,7 +419,7 @@ static void signal_handler(int sig)
 
 static int setup_signals(void)
 {
-	struct sigaction sa = {.sa_handler = signal_handler};
+	struct sigaction sa = { .sa_handler = signal_handler };
 
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(SIGINT, &sa, NULL) || sigaction(SIGTERM, &sa, NULL))

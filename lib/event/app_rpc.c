@@ -19,13 +19,13 @@ struct get_methods_params {
 };
 
 static const struct sl_json_field g_get_methods_fields[] = {
-    SL_JSON_FIELD(struct get_methods_params, current, SL_JSON_BOOL, true),
-    SL_JSON_FIELD(struct get_methods_params, include_aliases, SL_JSON_BOOL, true),
+	SL_JSON_FIELD(struct get_methods_params, current, SL_JSON_BOOL, true),
+	SL_JSON_FIELD(struct get_methods_params, include_aliases, SL_JSON_BOOL, true),
 };
 
 static void rpc_get_methods(struct sl_jsonrpc_request *req, const json_t *params)
 {
-	struct get_methods_params p = {0};
+	struct get_methods_params p = { 0 };
 
 	if (sl_rpc_decode_params(req, params, g_get_methods_fields,
 				 SL_COUNTOF(g_get_methods_fields), &p))
@@ -138,7 +138,7 @@ static void rpc_framework_get_reactors(struct sl_jsonrpc_request *req, const jso
 	}
 	n = sl_reactor_get_info(info, SL_COUNTOF(info));
 	for (size_t i = 0; i < n; i++) {
-		struct threads_ctx c = {.arr = json_array(), .core = info[i].core};
+		struct threads_ctx c = { .arr = json_array(), .core = info[i].core };
 
 		sl_thread_foreach_locked(add_thread, &c);
 		json_array_append_new(reactors,
@@ -156,7 +156,7 @@ SL_RPC_REGISTER("framework_get_reactors", rpc_framework_get_reactors, SL_RPC_RUN
 
 static void rpc_thread_get_stats(struct sl_jsonrpc_request *req, const json_t *params)
 {
-	struct threads_ctx c = {.core = UINT32_MAX, .stats = true};
+	struct threads_ctx c = { .core = UINT32_MAX, .stats = true };
 
 	if (no_params(req, params))
 		return;
@@ -174,12 +174,12 @@ struct flag_params {
 };
 
 static const struct sl_json_field g_flag_fields[] = {
-    SL_JSON_FIELD(struct flag_params, flag, SL_JSON_STRING, false),
+	SL_JSON_FIELD(struct flag_params, flag, SL_JSON_STRING, false),
 };
 
 static void set_or_clear_flag(struct sl_jsonrpc_request *req, const json_t *params, bool set)
 {
-	struct flag_params p = {0};
+	struct flag_params p = { 0 };
 	int rc;
 
 	if (sl_rpc_decode_params(req, params, g_flag_fields, SL_COUNTOF(g_flag_fields), &p))
@@ -224,12 +224,12 @@ struct level_params {
 };
 
 static const struct sl_json_field g_level_fields[] = {
-    SL_JSON_FIELD(struct level_params, level, SL_JSON_STRING, false),
+	SL_JSON_FIELD(struct level_params, level, SL_JSON_STRING, false),
 };
 
 static void rpc_log_set_level(struct sl_jsonrpc_request *req, const json_t *params)
 {
-	struct level_params p = {0};
+	struct level_params p = { 0 };
 	enum sl_log_level level;
 
 	if (sl_rpc_decode_params(req, params, g_level_fields, SL_COUNTOF(g_level_fields), &p))
@@ -294,7 +294,7 @@ struct kill_params {
 };
 
 static const struct sl_json_field g_kill_fields[] = {
-    SL_JSON_FIELD(struct kill_params, sig_name, SL_JSON_STRING, false),
+	SL_JSON_FIELD(struct kill_params, sig_name, SL_JSON_STRING, false),
 };
 
 static void rpc_spdk_kill_instance(struct sl_jsonrpc_request *req, const json_t *params)
@@ -302,12 +302,12 @@ static void rpc_spdk_kill_instance(struct sl_jsonrpc_request *req, const json_t 
 	static const struct {
 		const char *name;
 		int sig;
-	} sigs[] = {{"SIGINT", SIGINT},
-		    {"SIGTERM", SIGTERM},
-		    {"SIGQUIT", SIGQUIT},
-		    {"SIGHUP", SIGHUP},
-		    {"SIGKILL", SIGKILL}};
-	struct kill_params p = {0};
+	} sigs[] = { { "SIGINT", SIGINT },
+		     { "SIGTERM", SIGTERM },
+		     { "SIGQUIT", SIGQUIT },
+		     { "SIGHUP", SIGHUP },
+		     { "SIGKILL", SIGKILL } };
+	struct kill_params p = { 0 };
 	int sig = 0;
 
 	if (sl_rpc_decode_params(req, params, g_kill_fields, SL_COUNTOF(g_kill_fields), &p))
@@ -342,7 +342,7 @@ static void rpc_framework_get_subsystems(struct sl_jsonrpc_request *req, const j
 		for (size_t i = 0; i < SL_COUNTOF(s->depends_on) && s->depends_on[i]; i++)
 			json_array_append_new(deps, json_string(s->depends_on[i]));
 		json_array_append_new(
-		    arr, json_pack("{s:s, s:o}", "subsystem", s->name, "depends_on", deps));
+			arr, json_pack("{s:s, s:o}", "subsystem", s->name, "depends_on", deps));
 	}
 	sl_jsonrpc_send_result(req, arr);
 }
@@ -354,12 +354,12 @@ struct get_config_params {
 };
 
 static const struct sl_json_field g_get_config_fields[] = {
-    SL_JSON_FIELD(struct get_config_params, name, SL_JSON_STRING, false),
+	SL_JSON_FIELD(struct get_config_params, name, SL_JSON_STRING, false),
 };
 
 static void rpc_framework_get_config(struct sl_jsonrpc_request *req, const json_t *params)
 {
-	struct get_config_params p = {0};
+	struct get_config_params p = { 0 };
 	struct sl_subsystem *s;
 
 	if (sl_rpc_decode_params(req, params, g_get_config_fields, SL_COUNTOF(g_get_config_fields),

@@ -46,8 +46,7 @@ static int validate(struct config_load *l)
 		SL_ERRLOG("config %s: expected an object with a \"subsystems\" array", l->path);
 		return -EINVAL;
 	}
-	json_array_foreach(subs, i, sub)
-	{
+	json_array_foreach(subs, i, sub) {
 		json_t *name = json_object_get(sub, "subsystem");
 		json_t *cfg = json_object_get(sub, "config");
 		json_t *entry;
@@ -68,21 +67,21 @@ static int validate(struct config_load *l)
 				  json_string_value(name));
 			return -EINVAL;
 		}
-		json_array_foreach(cfg, j, entry)
-		{
+		json_array_foreach(cfg, j, entry) {
 			json_t *method = json_object_get(entry, "method");
 			json_t *params = json_object_get(entry, "params");
 
 			if (!json_is_object(entry) || !json_is_string(method)) {
 				SL_ERRLOG(
-				    "config %s: subsystem '%s', entry %zu: needs a \"method\"",
-				    l->path, json_string_value(name), j);
+					"config %s: subsystem '%s', entry %zu: needs a \"method\"",
+					l->path, json_string_value(name), j);
 				return -EINVAL;
 			}
 			if (!sl_rpc_method_exists(json_string_value(method))) {
 				SL_ERRLOG(
-				    "config %s: subsystem '%s', entry %zu: unknown method '%s'",
-				    l->path, json_string_value(name), j, json_string_value(method));
+					"config %s: subsystem '%s', entry %zu: unknown method '%s'",
+					l->path, json_string_value(name), j,
+					json_string_value(method));
 				return -EINVAL;
 			}
 			if (params && !json_is_object(params) && !json_is_null(params)) {

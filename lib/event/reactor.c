@@ -109,7 +109,7 @@ static void sched_wakeup(struct sl_thread *t)
 static int sched_wake_fd(struct sl_thread *t, struct sl_poller *p, int fd, bool add)
 {
 	struct reactor *r = lw(t)->reactor;
-	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = p};
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = p };
 
 	if (!r)
 		return -EINVAL;
@@ -119,9 +119,9 @@ static int sched_wake_fd(struct sl_thread *t, struct sl_poller *p, int fd, bool 
 }
 
 static const struct sl_thread_sched_ops g_sched_ops = {
-    .new_thread = sched_new_thread,
-    .wakeup = sched_wakeup,
-    .wake_fd = sched_wake_fd,
+	.new_thread = sched_new_thread,
+	.wakeup = sched_wakeup,
+	.wake_fd = sched_wake_fd,
 };
 
 static void reactor_free(struct reactor *r)
@@ -139,7 +139,7 @@ static void reactor_free(struct reactor *r)
 static struct reactor *reactor_alloc(uint32_t core)
 {
 	struct reactor *r;
-	struct epoll_event ev = {.events = EPOLLIN};
+	struct epoll_event ev = { .events = EPOLLIN };
 
 	if (posix_memalign((void **)&r, 64, sizeof(*r)))
 		return NULL;
@@ -223,8 +223,8 @@ static bool reactor_has_pending(struct reactor *r)
 	if (sl_ring_count(r->new_threads))
 		return true;
 	TAILQ_FOREACH(l, &r->threads, link)
-	if (sl_thread_has_messages(sl_thread_get_from_ctx(l)))
-		return true;
+		if (sl_thread_has_messages(sl_thread_get_from_ctx(l)))
+			return true;
 	return false;
 }
 
@@ -236,8 +236,7 @@ static void reactor_sleep(struct reactor *r, uint64_t now)
 	struct timespec ts, *tsp = NULL;
 	int n;
 
-	TAILQ_FOREACH(l, &r->threads, link)
-	{
+	TAILQ_FOREACH(l, &r->threads, link) {
 		uint64_t e = sl_thread_next_poller_expiration(sl_thread_get_from_ctx(l));
 
 		if (e && (!next || e < next))
@@ -277,7 +276,7 @@ static void reactor_exit_threads(struct reactor *r)
 	struct lw_thread *l;
 
 	TAILQ_FOREACH(l, &r->threads, link)
-	sl_thread_exit(sl_thread_get_from_ctx(l));
+		sl_thread_exit(sl_thread_get_from_ctx(l));
 }
 
 static int reactor_run(void *arg)

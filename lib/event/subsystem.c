@@ -25,8 +25,8 @@ struct sl_subsystem *sl_subsystem_find(const char *name)
 	struct sl_subsystem *s;
 
 	TAILQ_FOREACH(s, &g_subsystems, link)
-	if (!strcmp(s->name, name))
-		return s;
+		if (!strcmp(s->name, name))
+			return s;
 	return NULL;
 }
 
@@ -50,8 +50,8 @@ static void sort_subsystems(void)
 				bool placed = false;
 
 				TAILQ_FOREACH(d, &sorted, link)
-				if (!strcmp(d->name, s->depends_on[i]))
-					placed = true;
+					if (!strcmp(d->name, s->depends_on[i]))
+						placed = true;
 				if (!placed && sl_subsystem_find(s->depends_on[i]))
 					ready = false;
 			}
@@ -142,8 +142,7 @@ void subsystems_write_config(void *subsystems_array)
 	struct sl_subsystem *s;
 
 	sort_subsystems();
-	TAILQ_FOREACH(s, &g_subsystems, link)
-	{
+	TAILQ_FOREACH(s, &g_subsystems, link) {
 		json_t *cfg = json_array();
 
 		if (s->write_config_json)

@@ -10,8 +10,8 @@
 #include <unistd.h>
 
 static const char *const g_level_tags[] = {
-    [SL_LOG_ERROR] = "ERROR", [SL_LOG_WARN] = "WARN",	[SL_LOG_NOTICE] = "NOTICE",
-    [SL_LOG_INFO] = "INFO",   [SL_LOG_DEBUG] = "DEBUG",
+	[SL_LOG_ERROR] = "ERROR", [SL_LOG_WARN] = "WARN",   [SL_LOG_NOTICE] = "NOTICE",
+	[SL_LOG_INFO] = "INFO",	  [SL_LOG_DEBUG] = "DEBUG",
 };
 
 static enum sl_log_level g_print_level = SL_LOG_NOTICE;
@@ -19,8 +19,8 @@ static struct sl_log_flag *g_flags;
 static sl_log_sink_fn g_sink;
 
 static const char *const g_level_names[] = {
-    [SL_LOG_ERROR] = "error", [SL_LOG_WARN] = "warning", [SL_LOG_NOTICE] = "notice",
-    [SL_LOG_INFO] = "info",   [SL_LOG_DEBUG] = "debug",
+	[SL_LOG_ERROR] = "error", [SL_LOG_WARN] = "warning", [SL_LOG_NOTICE] = "notice",
+	[SL_LOG_INFO] = "info",	  [SL_LOG_DEBUG] = "debug",
 };
 
 void sl_log_register_flag(struct sl_log_flag *flag)

@@ -132,8 +132,7 @@ int sl_json_decode_object(const json_t *params, const struct sl_json_field *fiel
 		return -EINVAL;
 	}
 	if (params) {
-		json_object_foreach((json_t *)params, key, val)
-		{
+		json_object_foreach((json_t *)params, key, val) {
 			size_t i;
 
 			for (i = 0; i < count; i++)

@@ -277,7 +277,7 @@ static void accept_conns(void)
 {
 	for (;;) {
 		int fd = accept4(g_listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		struct epoll_event ev = {.events = EPOLLIN};
+		struct epoll_event ev = { .events = EPOLLIN };
 		struct rpc_conn *c;
 
 		if (fd < 0)
@@ -338,7 +338,7 @@ static int rpc_poll(void *arg)
 
 static bool socket_in_use(const char *path)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	bool used;
 
@@ -352,8 +352,8 @@ static bool socket_in_use(const char *path)
 
 int sl_rpc_listen(const char *path)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
 	struct stat st;
 	mode_t old_umask;
 	int rc;

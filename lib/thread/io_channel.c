@@ -53,8 +53,8 @@ static struct io_device *find_device(void *io_device)
 	struct io_device *d;
 
 	TAILQ_FOREACH(d, &g_devices, link)
-	if (d->io_device == io_device)
-		return d;
+		if (d->io_device == io_device)
+			return d;
 	return NULL;
 }
 
@@ -64,8 +64,8 @@ static struct sl_io_channel *find_channel(struct sl_thread *t, struct io_device 
 	struct sl_io_channel *ch;
 
 	TAILQ_FOREACH(ch, &t->channels, link)
-	if (ch->dev == dev)
-		return ch;
+		if (ch->dev == dev)
+			return ch;
 	return NULL;
 }
 
@@ -76,7 +76,7 @@ size_t thread_channel_count(struct sl_thread *thread)
 
 	pthread_mutex_lock(&g_thread_lock);
 	TAILQ_FOREACH(ch, &thread->channels, link)
-	n++;
+		n++;
 	pthread_mutex_unlock(&g_thread_lock);
 	return n;
 }

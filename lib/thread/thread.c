@@ -198,7 +198,7 @@ void sl_thread_foreach_locked(void (*fn)(struct sl_thread *thread, void *ctx), v
 
 	pthread_mutex_lock(&g_thread_lock);
 	TAILQ_FOREACH(t, &g_threads, link)
-	fn(t, ctx);
+		fn(t, ctx);
 	pthread_mutex_unlock(&g_thread_lock);
 }
 
@@ -216,7 +216,7 @@ size_t sl_thread_get_poller_counts(const struct sl_thread *thread, size_t *busy,
 int sl_thread_send_msg(const struct sl_thread *thread, sl_msg_fn fn, void *ctx)
 {
 	struct sl_thread *t = (struct sl_thread *)thread;
-	struct msg m = {.fn = fn, .ctx = ctx};
+	struct msg m = { .fn = fn, .ctx = ctx };
 
 	if (atomic_load_explicit(&t->state, memory_order_relaxed) == THREAD_EXITED)
 		return -EIO;
@@ -427,8 +427,7 @@ static int run_busy_pollers(struct sl_thread *t)
 	struct sl_poller *p;
 	int busy = 0;
 
-	TAILQ_FOREACH(p, &t->busy_pollers, link)
-	{
+	TAILQ_FOREACH(p, &t->busy_pollers, link) {
 		if (p->state == POLLER_UNREGISTERED)
 			continue;
 		p->state = POLLER_RUNNING;
@@ -490,9 +489,9 @@ static void check_exit(struct sl_thread *t, uint64_t now)
 		struct sl_poller *p;
 
 		TAILQ_FOREACH(p, &t->busy_pollers, link)
-		if (p->state != POLLER_UNREGISTERED)
-			SL_ERRLOG("thread %s exits with busy poller %s still registered", t->name,
-				  p->name);
+			if (p->state != POLLER_UNREGISTERED)
+				SL_ERRLOG("thread %s exits with busy poller %s still registered",
+					  t->name, p->name);
 		for (size_t i = 0; i < t->heap_len; i++)
 			SL_ERRLOG("thread %s exits with timed poller %s still registered", t->name,
 				  t->heap[i]->name);

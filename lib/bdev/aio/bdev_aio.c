@@ -95,11 +95,11 @@ static void bdev_aio_config_json(json_t *config);
 static size_t bdev_aio_get_ctx_size(void);
 
 static struct sl_bdev_module g_aio_module = {
-    .name = "aio",
-    .module_init = bdev_aio_init,
-    .module_fini = bdev_aio_fini,
-    .config_json = bdev_aio_config_json,
-    .get_ctx_size = bdev_aio_get_ctx_size,
+	.name = "aio",
+	.module_init = bdev_aio_init,
+	.module_fini = bdev_aio_fini,
+	.config_json = bdev_aio_config_json,
+	.get_ctx_size = bdev_aio_get_ctx_size,
 };
 SL_BDEV_MODULE_REGISTER(g_aio_module)
 
@@ -184,7 +184,7 @@ static int aio_reap_ring(struct aio_group *g, struct io_event *out)
 static int aio_reap(struct aio_group *g)
 {
 	struct io_event events[AIO_REAP_BATCH];
-	struct timespec zero = {0, 0};
+	struct timespec zero = { 0, 0 };
 	int n;
 
 	if (g->ring) {
@@ -540,11 +540,11 @@ static void bdev_aio_dump_info_json(void *ctx, json_t *driver_specific)
 }
 
 static const struct sl_bdev_fn_table g_aio_fn_table = {
-    .destruct = bdev_aio_destruct,
-    .submit_request = bdev_aio_submit_request,
-    .io_type_supported = bdev_aio_io_type_supported,
-    .get_io_channel = bdev_aio_get_io_channel,
-    .dump_info_json = bdev_aio_dump_info_json,
+	.destruct = bdev_aio_destruct,
+	.submit_request = bdev_aio_submit_request,
+	.io_type_supported = bdev_aio_io_type_supported,
+	.get_io_channel = bdev_aio_get_io_channel,
+	.dump_info_json = bdev_aio_dump_info_json,
 };
 
 /* ---- create / delete ---- */
@@ -630,8 +630,7 @@ static void bdev_aio_config_json(json_t *config)
 {
 	struct aio_disk *disk;
 
-	TAILQ_FOREACH(disk, &g_aio_disks, link)
-	{
+	TAILQ_FOREACH(disk, &g_aio_disks, link) {
 		json_t *params = json_object();
 
 		sl_bdev_config_common(&disk->bdev, params);
@@ -639,7 +638,7 @@ static void bdev_aio_config_json(json_t *config)
 		json_object_set_new(params, "block_size", json_integer(disk->bdev.blocklen));
 		json_object_set_new(params, "readonly", json_boolean(disk->file.readonly));
 		json_object_set_new(params, "fallocate", json_boolean(disk->fallocate));
-		json_array_append_new(
-		    config, json_pack("{s:s, s:o}", "method", "bdev_aio_create", "params", params));
+		json_array_append_new(config, json_pack("{s:s, s:o}", "method", "bdev_aio_create",
+							"params", params));
 	}
 }

@@ -18,18 +18,18 @@ struct rpc_aio_create {
 };
 
 static const struct sl_json_field g_aio_create_fields[] = {
-    SL_JSON_FIELD(struct rpc_aio_create, filename, SL_JSON_STRING, false),
-    SL_JSON_FIELD(struct rpc_aio_create, name, SL_JSON_STRING, false),
-    SL_JSON_FIELD(struct rpc_aio_create, block_size, SL_JSON_UINT32, true),
-    SL_JSON_FIELD(struct rpc_aio_create, readonly, SL_JSON_BOOL, true),
-    SL_JSON_FIELD(struct rpc_aio_create, fallocate, SL_JSON_BOOL, true),
-    SL_JSON_FIELD(struct rpc_aio_create, uuid, SL_JSON_STRING, true),
+	SL_JSON_FIELD(struct rpc_aio_create, filename, SL_JSON_STRING, false),
+	SL_JSON_FIELD(struct rpc_aio_create, name, SL_JSON_STRING, false),
+	SL_JSON_FIELD(struct rpc_aio_create, block_size, SL_JSON_UINT32, true),
+	SL_JSON_FIELD(struct rpc_aio_create, readonly, SL_JSON_BOOL, true),
+	SL_JSON_FIELD(struct rpc_aio_create, fallocate, SL_JSON_BOOL, true),
+	SL_JSON_FIELD(struct rpc_aio_create, uuid, SL_JSON_STRING, true),
 };
 
 static void rpc_bdev_aio_create(struct sl_jsonrpc_request *req, const json_t *params)
 {
-	struct rpc_aio_create p = {0};
-	struct bdev_aio_opts opts = {0};
+	struct rpc_aio_create p = { 0 };
+	struct bdev_aio_opts opts = { 0 };
 	struct sl_uuid uuid;
 	char err[512] = "";
 	int rc;
@@ -67,7 +67,7 @@ struct rpc_aio_delete {
 };
 
 static const struct sl_json_field g_aio_delete_fields[] = {
-    SL_JSON_FIELD(struct rpc_aio_delete, name, SL_JSON_STRING, false),
+	SL_JSON_FIELD(struct rpc_aio_delete, name, SL_JSON_STRING, false),
 };
 
 static void aio_delete_done(void *cb_arg, int rc)
@@ -82,7 +82,7 @@ static void aio_delete_done(void *cb_arg, int rc)
 
 static void rpc_bdev_aio_delete(struct sl_jsonrpc_request *req, const json_t *params)
 {
-	struct rpc_aio_delete p = {0};
+	struct rpc_aio_delete p = { 0 };
 	int rc;
 
 	if (sl_rpc_decode_params(req, params, g_aio_delete_fields, SL_COUNTOF(g_aio_delete_fields),

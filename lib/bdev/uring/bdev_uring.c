@@ -81,11 +81,11 @@ static void bdev_uring_config_json(json_t *config);
 static size_t bdev_uring_get_ctx_size(void);
 
 static struct sl_bdev_module g_uring_module = {
-    .name = "uring",
-    .module_init = bdev_uring_init,
-    .module_fini = bdev_uring_fini,
-    .config_json = bdev_uring_config_json,
-    .get_ctx_size = bdev_uring_get_ctx_size,
+	.name = "uring",
+	.module_init = bdev_uring_init,
+	.module_fini = bdev_uring_fini,
+	.config_json = bdev_uring_config_json,
+	.get_ctx_size = bdev_uring_get_ctx_size,
 };
 SL_BDEV_MODULE_REGISTER(g_uring_module)
 
@@ -194,8 +194,8 @@ static bool uring_taskrun_pending(const struct uring_group *g)
 /* Submit what is queued; with DEFER_TASKRUN the same syscall also posts completions. */
 static void uring_submit_queued(struct uring_group *g)
 {
-	int rc =
-	    g->defer_taskrun ? io_uring_submit_and_get_events(&g->ring) : io_uring_submit(&g->ring);
+	int rc = g->defer_taskrun ? io_uring_submit_and_get_events(&g->ring)
+				  : io_uring_submit(&g->ring);
 
 	/* Whatever the kernel did not take stays in the SQ ring for the next poll. */
 	g->queued = io_uring_sq_ready(&g->ring);
@@ -285,9 +285,9 @@ static void bdev_uring_submit_request(struct sl_io_channel *_ch, struct sl_bdev_
 	default: /* UNMAP (regular file), WRITE_ZEROES */
 		io_uring_prep_fallocate(sqe, ch->fd,
 					FALLOC_FL_KEEP_SIZE |
-					    (bdev_io->type == SL_BDEV_IO_TYPE_UNMAP
-						 ? FALLOC_FL_PUNCH_HOLE
-						 : FALLOC_FL_ZERO_RANGE),
+						(bdev_io->type == SL_BDEV_IO_TYPE_UNMAP
+							 ? FALLOC_FL_PUNCH_HOLE
+							 : FALLOC_FL_ZERO_RANGE),
 					(off_t)offset, (off_t)len);
 		t->len = 0;
 		break;
@@ -391,10 +391,10 @@ static int uring_group_create(void *io_device, void *ctx_buf)
 	 * the rest of the batch.
 	 */
 	static const unsigned setup_flags[] = {
-	    IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
-		IORING_SETUP_TASKRUN_FLAG,
-	    IORING_SETUP_SUBMIT_ALL,
-	    0,
+		IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
+			IORING_SETUP_TASKRUN_FLAG,
+		IORING_SETUP_SUBMIT_ALL,
+		0,
 	};
 	rc = -EINVAL;
 	for (size_t i = 0; i < SL_COUNTOF(setup_flags) && rc == -EINVAL; i++) {
@@ -573,11 +573,11 @@ static void bdev_uring_dump_info_json(void *ctx, json_t *driver_specific)
 }
 
 static const struct sl_bdev_fn_table g_uring_fn_table = {
-    .destruct = bdev_uring_destruct,
-    .submit_request = bdev_uring_submit_request,
-    .io_type_supported = bdev_uring_io_type_supported,
-    .get_io_channel = bdev_uring_get_io_channel,
-    .dump_info_json = bdev_uring_dump_info_json,
+	.destruct = bdev_uring_destruct,
+	.submit_request = bdev_uring_submit_request,
+	.io_type_supported = bdev_uring_io_type_supported,
+	.get_io_channel = bdev_uring_get_io_channel,
+	.dump_info_json = bdev_uring_dump_info_json,
 };
 
 /* ---- create / delete ---- */
@@ -661,8 +661,7 @@ static void bdev_uring_config_json(json_t *config)
 {
 	struct uring_disk *disk;
 
-	TAILQ_FOREACH(disk, &g_uring_disks, link)
-	{
+	TAILQ_FOREACH(disk, &g_uring_disks, link) {
 		json_t *params = json_object();
 
 		sl_bdev_config_common(&disk->bdev, params);

@@ -16,16 +16,16 @@ struct rpc_uring_create {
 };
 
 static const struct sl_json_field g_uring_create_fields[] = {
-    SL_JSON_FIELD(struct rpc_uring_create, filename, SL_JSON_STRING, false),
-    SL_JSON_FIELD(struct rpc_uring_create, name, SL_JSON_STRING, false),
-    SL_JSON_FIELD(struct rpc_uring_create, block_size, SL_JSON_UINT32, true),
-    SL_JSON_FIELD(struct rpc_uring_create, uuid, SL_JSON_STRING, true),
+	SL_JSON_FIELD(struct rpc_uring_create, filename, SL_JSON_STRING, false),
+	SL_JSON_FIELD(struct rpc_uring_create, name, SL_JSON_STRING, false),
+	SL_JSON_FIELD(struct rpc_uring_create, block_size, SL_JSON_UINT32, true),
+	SL_JSON_FIELD(struct rpc_uring_create, uuid, SL_JSON_STRING, true),
 };
 
 static void rpc_bdev_uring_create(struct sl_jsonrpc_request *req, const json_t *params)
 {
-	struct rpc_uring_create p = {0};
-	struct bdev_uring_opts opts = {0};
+	struct rpc_uring_create p = { 0 };
+	struct bdev_uring_opts opts = { 0 };
 	struct sl_uuid uuid;
 	char err[512] = "";
 	int rc;
@@ -61,7 +61,7 @@ struct rpc_uring_delete {
 };
 
 static const struct sl_json_field g_uring_delete_fields[] = {
-    SL_JSON_FIELD(struct rpc_uring_delete, name, SL_JSON_STRING, false),
+	SL_JSON_FIELD(struct rpc_uring_delete, name, SL_JSON_STRING, false),
 };
 
 static void uring_delete_done(void *cb_arg, int rc)
@@ -76,7 +76,7 @@ static void uring_delete_done(void *cb_arg, int rc)
 
 static void rpc_bdev_uring_delete(struct sl_jsonrpc_request *req, const json_t *params)
 {
-	struct rpc_uring_delete p = {0};
+	struct rpc_uring_delete p = { 0 };
 	int rc;
 
 	if (sl_rpc_decode_params(req, params, g_uring_delete_fields,

@@ -130,19 +130,19 @@ static int slot_iovs(struct slot *s, uint32_t shape, uint32_t bs)
 
 	switch (s->blocks >= 3 ? shape % 4 : shape % 2) {
 	case 0:
-		s->iov[0] = (struct iovec){s->buf, len};
+		s->iov[0] = (struct iovec){ s->buf, len };
 		return 1;
 	case 1:
-		s->iov[0] = (struct iovec){s->buf + 8, len};
+		s->iov[0] = (struct iovec){ s->buf + 8, len };
 		return 1;
 	case 2:
-		s->iov[0] = (struct iovec){s->buf, bs};
-		s->iov[1] = (struct iovec){s->buf + bs, (s->blocks - 2) * bs};
-		s->iov[2] = (struct iovec){s->buf + (s->blocks - 1) * bs, bs};
+		s->iov[0] = (struct iovec){ s->buf, bs };
+		s->iov[1] = (struct iovec){ s->buf + bs, (s->blocks - 2) * bs };
+		s->iov[2] = (struct iovec){ s->buf + (s->blocks - 1) * bs, bs };
 		return 3;
 	default:
-		s->iov[0] = (struct iovec){s->buf, 2 * (size_t)bs};
-		s->iov[1] = (struct iovec){s->buf + 2 * bs, len - 2 * bs};
+		s->iov[0] = (struct iovec){ s->buf, 2 * (size_t)bs };
+		s->iov[1] = (struct iovec){ s->buf + 2 * bs, len - 2 * bs };
 		return 2;
 	}
 }
@@ -249,10 +249,10 @@ static void pump_pass(struct job *job, bool is_write)
 static void check_beyond_end(struct job *job)
 {
 	struct slot *r = &job->slots[2], *w = &job->slots[3];
-	int rc1 =
-	    sl_bdev_read_blocks(job->desc, job->ch, r->buf, job->num_blocks - 1, 2, simple_done, r);
-	int rc2 =
-	    sl_bdev_write_blocks(job->desc, job->ch, w->buf, job->num_blocks, 1, simple_done, w);
+	int rc1 = sl_bdev_read_blocks(job->desc, job->ch, r->buf, job->num_blocks - 1, 2,
+				      simple_done, r);
+	int rc2 = sl_bdev_write_blocks(job->desc, job->ch, w->buf, job->num_blocks, 1, simple_done,
+				       w);
 
 	if (rc1 != -EINVAL || rc2 != -EINVAL) {
 		fprintf(stderr, "%s: I/O beyond the end returned %d/%d, expected -EINVAL\n",
@@ -511,7 +511,7 @@ static void job_start(void *arg)
 	for (uint32_t i = 0; i < HOT_QD; i++) {
 		job->slots[i].job = job;
 		job->slots[i].buf =
-		    sl_dma_malloc(MAX_IO_BLOCKS * (size_t)job->bs + 4096, 4096, NULL);
+			sl_dma_malloc(MAX_IO_BLOCKS * (size_t)job->bs + 4096, 4096, NULL);
 		if (!job->slots[i].buf) {
 			job_finish(job, -ENOMEM);
 			return;
@@ -560,9 +560,9 @@ static void app_start(void *ctx)
 enum { OPT_BDEV = 0x200, OPT_HOTREMOVE };
 
 static const struct option g_opts[] = {
-    {"bdev", required_argument, NULL, OPT_BDEV},
-    {"hotremove", no_argument, NULL, OPT_HOTREMOVE},
-    {NULL, 0, NULL, 0},
+	{ "bdev", required_argument, NULL, OPT_BDEV },
+	{ "hotremove", no_argument, NULL, OPT_HOTREMOVE },
+	{ NULL, 0, NULL, 0 },
 };
 
 static int parse(int ch, char *arg)

@@ -113,13 +113,13 @@ static int mod_destruct(void *ctx)
 }
 
 static const struct sl_bdev_fn_table g_fn = {
-    .destruct = mod_destruct,
-    .submit_request = mod_submit,
-    .io_type_supported = mod_supported,
-    .get_io_channel = mod_get_ch,
+	.destruct = mod_destruct,
+	.submit_request = mod_submit,
+	.io_type_supported = mod_supported,
+	.get_io_channel = mod_get_ch,
 };
 
-static struct sl_bdev_module g_mod = {.name = "ut"};
+static struct sl_bdev_module g_mod = { .name = "ut" };
 SL_BDEV_MODULE_REGISTER(g_mod)
 
 static struct sl_thread *g_thread;
@@ -202,7 +202,8 @@ static void unregister_bdev(void)
 static void test_register_errors(void **state)
 {
 	struct sl_bdev b = {
-	    .name = "bad", .blocklen = 1000, .blockcnt = 8, .fn_table = &g_fn, .module = &g_mod};
+		.name = "bad", .blocklen = 1000, .blockcnt = 8, .fn_table = &g_fn, .module = &g_mod
+	};
 
 	assert_int_equal(sl_bdev_register(&b), -EINVAL);
 	b.blocklen = 256;
@@ -548,13 +549,13 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_register_errors),
-	    cmocka_unit_test(test_rw_and_range),
-	    cmocka_unit_test(test_split_max_rw_and_boundary),
-	    cmocka_unit_test(test_bounce),
-	    cmocka_unit_test(test_nomem_retry),
-	    cmocka_unit_test(test_stats_and_channel_lifetime),
-	    cmocka_unit_test(test_hot_remove_in_flight),
+		cmocka_unit_test(test_register_errors),
+		cmocka_unit_test(test_rw_and_range),
+		cmocka_unit_test(test_split_max_rw_and_boundary),
+		cmocka_unit_test(test_bounce),
+		cmocka_unit_test(test_nomem_retry),
+		cmocka_unit_test(test_stats_and_channel_lifetime),
+		cmocka_unit_test(test_hot_remove_in_flight),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -22,7 +22,7 @@
 
 static void expect_mask(const char *mask, uint64_t lo, uint64_t hi)
 {
-	uint64_t cores[2] = {~0ULL, ~0ULL};
+	uint64_t cores[2] = { ~0ULL, ~0ULL };
 	int rc = sl_env_parse_core_mask(mask, cores);
 
 	if (rc)
@@ -71,15 +71,15 @@ static void test_core_mask_list(void **state)
 static void test_core_mask_invalid(void **state)
 {
 	static const char *const bad[] = {
-	    "",	       "0x",	"0x0",
-	    "0",       "00",	"0xg",
-	    "xyz",     "-1",	" 0x1",
-	    "0x1 ",    "0x1,2", "[]",
-	    "[",       "[0",	"0]",
-	    "[0,,1]",  "[a]",	"[-1]",
-	    "[0-]",    "[3-1]", "[128]",
-	    "[0-128]", "[0]x",	"[0;1]",
-	    "[ 0]",    "[0 ]",	"0x1ffffffffffffffffffffffffffffffff", /* 129 bits */
+		"",	   "0x",    "0x0",
+		"0",	   "00",    "0xg",
+		"xyz",	   "-1",    " 0x1",
+		"0x1 ",	   "0x1,2", "[]",
+		"[",	   "[0",    "0]",
+		"[0,,1]",  "[a]",   "[-1]",
+		"[0-]",	   "[3-1]", "[128]",
+		"[0-128]", "[0]x",  "[0;1]",
+		"[ 0]",	   "[0 ]",  "0x1ffffffffffffffffffffffffffffffff", /* 129 bits */
 	};
 
 	(void)state;
@@ -112,7 +112,7 @@ static void test_ring_fifo_and_full(void **state)
 	assert_int_equal(free_space, 0);
 	/* Full: a burst enqueues nothing. */
 	{
-		void *objs[4] = {0};
+		void *objs[4] = { 0 };
 
 		assert_int_equal(sl_ring_enqueue(r, objs, 4, &free_space), 0);
 		assert_int_equal(free_space, 0);
@@ -143,13 +143,13 @@ static void test_ring_fifo_and_full(void **state)
 
 static void test_ring_types_and_bad_args(void **state)
 {
-	static const enum sl_ring_type types[] = {SL_RING_MP_SC, SL_RING_SP_SC, SL_RING_MP_MC};
+	static const enum sl_ring_type types[] = { SL_RING_MP_SC, SL_RING_SP_SC, SL_RING_MP_MC };
 
 	(void)state;
 	for (size_t t = 0; t < UT_COUNTOF(types); t++) {
 		struct sl_ring *r = sl_ring_create(types[t], 4, SL_ENV_SOCKET_ID_ANY);
-		void *objs[8] = {(void *)1, (void *)2, (void *)3, (void *)4,
-				 (void *)5, (void *)6, (void *)7, (void *)8};
+		void *objs[8] = { (void *)1, (void *)2, (void *)3, (void *)4,
+				  (void *)5, (void *)6, (void *)7, (void *)8 };
 		void *out[8];
 		size_t in;
 
@@ -183,7 +183,7 @@ static void test_ring_elem(void **state)
 	(void)state;
 	assert_non_null(r);
 	for (size_t i = 0; i < UT_COUNTOF(in); i++)
-		in[i] = (struct elem){.a = 0x1122334455667788ULL + i, .b = (uint32_t)i, .c = ~0u};
+		in[i] = (struct elem){ .a = 0x1122334455667788ULL + i, .b = (uint32_t)i, .c = ~0u };
 	n = sl_ring_enqueue_elem(r, in, sizeof(struct elem), UT_COUNTOF(in), &free_space);
 	assert_true(n >= 100);
 	assert_true(n < UT_COUNTOF(in)); /* capacity is bounded */
@@ -225,14 +225,14 @@ static void *mp_producer(void *arg)
 static void test_ring_mp_sc_threads(void **state)
 {
 	struct mp_arg args[MP_PRODUCERS];
-	uint32_t next[MP_PRODUCERS] = {0};
+	uint32_t next[MP_PRODUCERS] = { 0 };
 	struct sl_ring *r = sl_ring_create(SL_RING_MP_SC, 256, SL_ENV_SOCKET_ID_ANY);
 	uint64_t got = 0, bad = 0, deadline = ut_deadline(60);
 
 	(void)state;
 	assert_non_null(r);
 	for (uint32_t i = 0; i < MP_PRODUCERS; i++) {
-		args[i] = (struct mp_arg){.r = r, .id = i};
+		args[i] = (struct mp_arg){ .r = r, .id = i };
 		assert_int_equal(pthread_create(&args[i].tid, NULL, mp_producer, &args[i]), 0);
 	}
 	while (got < (uint64_t)MP_PRODUCERS * MP_PER_PRODUCER && !ut_expired(deadline)) {
@@ -446,7 +446,7 @@ static int map_notify(void *ctx, enum sl_mem_map_action action, void *vaddr, siz
 	struct map_log *l = ctx;
 
 	if (l->n < MAX_EVENTS)
-		l->ev[l->n++] = (struct map_event){action, vaddr, len};
+		l->ev[l->n++] = (struct map_event){ action, vaddr, len };
 	if (action == SL_MEM_MAP_REGISTER) {
 		l->registers++;
 		if (l->fail_register_at && l->registers == (size_t)l->fail_register_at)
@@ -688,23 +688,23 @@ static int eal_teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest no_eal[] = {
-	    cmocka_unit_test(test_core_mask_hex),
-	    cmocka_unit_test(test_core_mask_list),
-	    cmocka_unit_test(test_core_mask_invalid),
-	    cmocka_unit_test(test_ring_fifo_and_full),
-	    cmocka_unit_test(test_ring_types_and_bad_args),
-	    cmocka_unit_test(test_ring_elem),
-	    cmocka_unit_test(test_ring_mp_sc_threads),
-	    cmocka_unit_test(test_env_init_bad_args),
+		cmocka_unit_test(test_core_mask_hex),
+		cmocka_unit_test(test_core_mask_list),
+		cmocka_unit_test(test_core_mask_invalid),
+		cmocka_unit_test(test_ring_fifo_and_full),
+		cmocka_unit_test(test_ring_types_and_bad_args),
+		cmocka_unit_test(test_ring_elem),
+		cmocka_unit_test(test_ring_mp_sc_threads),
+		cmocka_unit_test(test_env_init_bad_args),
 	};
 	const struct CMUnitTest eal[] = {
-	    cmocka_unit_test(test_env_cores),
-	    cmocka_unit_test(test_mempool),
-	    cmocka_unit_test(test_dma_memory),
-	    cmocka_unit_test(test_mem_map_replay),
-	    cmocka_unit_test(test_mem_map_register_failure),
-	    cmocka_unit_test(test_mem_map_register_failure_undo_exact),
-	    cmocka_unit_test(test_mem_register),
+		cmocka_unit_test(test_env_cores),
+		cmocka_unit_test(test_mempool),
+		cmocka_unit_test(test_dma_memory),
+		cmocka_unit_test(test_mem_map_replay),
+		cmocka_unit_test(test_mem_map_register_failure),
+		cmocka_unit_test(test_mem_map_register_failure_undo_exact),
+		cmocka_unit_test(test_mem_register),
 	};
 	int failed;
 

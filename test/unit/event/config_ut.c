@@ -27,9 +27,9 @@
 
 /* ---- a subsystem and methods of our own ---- */
 
-static struct sl_subsystem g_ut_sub = {.name = "ut_sub"};
+static struct sl_subsystem g_ut_sub = { .name = "ut_sub" };
 SL_SUBSYSTEM_REGISTER(g_ut_sub)
-static struct sl_subsystem g_ut_sub2 = {.name = "ut_sub2", .depends_on = {"ut_sub"}};
+static struct sl_subsystem g_ut_sub2 = { .name = "ut_sub2", .depends_on = { "ut_sub" } };
 SL_SUBSYSTEM_REGISTER(g_ut_sub2)
 
 #define MAX_CALLS 32
@@ -226,13 +226,13 @@ static void test_unknown_method(void **state)
 static void test_entry_fails(void **state)
 {
 	const char *path =
-	    write_config("{\"subsystems\": [\n"
-			 "  {\"subsystem\": \"ut_sub\", \"config\": [\n"
-			 "    {\"method\": \"ut_cfg_ok\", \"params\": {\"tag\": \"a\"}},\n"
-			 "    {\"method\": \"ut_cfg_fail\", \"params\": {\"tag\": \"b\"}},\n"
-			 "    {\"method\": \"ut_cfg_ok\", \"params\": {\"tag\": \"c\"}}\n"
-			 "  ]}\n"
-			 "]}");
+		write_config("{\"subsystems\": [\n"
+			     "  {\"subsystem\": \"ut_sub\", \"config\": [\n"
+			     "    {\"method\": \"ut_cfg_ok\", \"params\": {\"tag\": \"a\"}},\n"
+			     "    {\"method\": \"ut_cfg_fail\", \"params\": {\"tag\": \"b\"}},\n"
+			     "    {\"method\": \"ut_cfg_ok\", \"params\": {\"tag\": \"c\"}}\n"
+			     "  ]}\n"
+			     "]}");
 
 	(void)state;
 	ut_log_capture_start();
@@ -271,19 +271,19 @@ static void test_entry_fails(void **state)
 static void test_phases_and_order(void **state)
 {
 	const char *path =
-	    write_config("{\"subsystems\": [\n"
-			 "  {\"subsystem\": \"ut_sub\", \"config\": [\n"
-			 "    {\"method\": \"ut_cfg_ok\", \"params\": {\"tag\": \"1\"}},\n"
-			 "    {\"method\": \"ut_cfg_startup\", \"params\": {\"tag\": \"2\"}},\n"
-			 "    {\"method\": \"ut_cfg_ok\", \"params\": null}\n"
-			 "  ]},\n"
-			 "  {\"subsystem\": \"ut_sub2\", \"config\": null},\n"
-			 "  {\"subsystem\": \"ut_sub2\"},\n"
-			 "  {\"subsystem\": \"ut_sub2\", \"config\": [\n"
-			 "    {\"method\": \"ut_cfg_startup\", \"params\": {\"tag\": \"3\"}},\n"
-			 "    {\"method\": \"ut_cfg_ok\", \"params\": {\"tag\": \"4\"}}\n"
-			 "  ]}\n"
-			 "]}");
+		write_config("{\"subsystems\": [\n"
+			     "  {\"subsystem\": \"ut_sub\", \"config\": [\n"
+			     "    {\"method\": \"ut_cfg_ok\", \"params\": {\"tag\": \"1\"}},\n"
+			     "    {\"method\": \"ut_cfg_startup\", \"params\": {\"tag\": \"2\"}},\n"
+			     "    {\"method\": \"ut_cfg_ok\", \"params\": null}\n"
+			     "  ]},\n"
+			     "  {\"subsystem\": \"ut_sub2\", \"config\": null},\n"
+			     "  {\"subsystem\": \"ut_sub2\"},\n"
+			     "  {\"subsystem\": \"ut_sub2\", \"config\": [\n"
+			     "    {\"method\": \"ut_cfg_startup\", \"params\": {\"tag\": \"3\"}},\n"
+			     "    {\"method\": \"ut_cfg_ok\", \"params\": {\"tag\": \"4\"}}\n"
+			     "  ]}\n"
+			     "]}");
 
 	(void)state;
 	assert_int_equal(app_config_open(path, false), 0);
@@ -340,8 +340,8 @@ static int run_many_entries(void)
 
 	if (!text)
 		return 10;
-	off +=
-	    (size_t)sprintf(text, "{\"subsystems\": [{\"subsystem\": \"ut_sub\", \"config\": [\n");
+	off += (size_t)sprintf(text,
+			       "{\"subsystems\": [{\"subsystem\": \"ut_sub\", \"config\": [\n");
 	for (long i = 0; i < MANY_ENTRIES; i++) {
 		memcpy(text + off, entry, elen);
 		off += elen;
@@ -411,7 +411,7 @@ static void child_log_sink(enum sl_log_level level, const char *line)
 /* Run sl_app_start with the config in a child; its log ends up in the capture buffer. */
 static struct child_result run_app(const char *path, bool ignore_errors)
 {
-	struct child_result res = {.rc = -9999};
+	struct child_result res = { .rc = -9999 };
 	int fds[2];
 	pid_t pid;
 	FILE *f;
@@ -465,12 +465,12 @@ static struct child_result run_app(const char *path, bool ignore_errors)
 }
 
 static const char *g_failing_config =
-    "{\"subsystems\": [\n"
-    "  {\"subsystem\": \"ut_sub\", \"config\": [\n"
-    "    {\"method\": \"ut_cfg_ok\", \"params\": {\"tag\": \"a\"}},\n"
-    "    {\"method\": \"ut_cfg_fail\", \"params\": {\"tag\": \"b\"}}\n"
-    "  ]}\n"
-    "]}";
+	"{\"subsystems\": [\n"
+	"  {\"subsystem\": \"ut_sub\", \"config\": [\n"
+	"    {\"method\": \"ut_cfg_ok\", \"params\": {\"tag\": \"a\"}},\n"
+	"    {\"method\": \"ut_cfg_fail\", \"params\": {\"tag\": \"b\"}}\n"
+	"  ]}\n"
+	"]}";
 
 static void test_app_start_fails_on_entry_error(void **state)
 {
@@ -523,12 +523,12 @@ static void test_app_start_fails_on_startup_entry(void **state)
 {
 	/* A STARTUP-phase failure stops start-up before subsystems initialise. */
 	const char *path =
-	    write_config("{\"subsystems\": [\n"
-			 "  {\"subsystem\": \"ut_sub2\", \"config\": [\n"
-			 "    {\"method\": \"ut_cfg_ok\", \"params\": {}},\n"
-			 "    {\"method\": \"ut_cfg_startup_fail\", \"params\": {}}\n"
-			 "  ]}\n"
-			 "]}");
+		write_config("{\"subsystems\": [\n"
+			     "  {\"subsystem\": \"ut_sub2\", \"config\": [\n"
+			     "    {\"method\": \"ut_cfg_ok\", \"params\": {}},\n"
+			     "    {\"method\": \"ut_cfg_startup_fail\", \"params\": {}}\n"
+			     "  ]}\n"
+			     "]}");
 	struct child_result r;
 
 	(void)state;
@@ -562,19 +562,19 @@ static void test_app_start_unknown_method(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_syntax_error),
-	    cmocka_unit_test(test_missing_file),
-	    cmocka_unit_test(test_bad_shape),
-	    cmocka_unit_test(test_unknown_subsystem),
-	    cmocka_unit_test(test_unknown_method),
-	    cmocka_unit_test(test_entry_fails),
-	    cmocka_unit_test(test_phases_and_order),
-	    cmocka_unit_test(test_many_entries),
-	    cmocka_unit_test(test_app_start_fails_on_entry_error),
-	    cmocka_unit_test(test_app_start_ignores_entry_error),
-	    cmocka_unit_test(test_app_start_fails_on_syntax_error),
-	    cmocka_unit_test(test_app_start_fails_on_startup_entry),
-	    cmocka_unit_test(test_app_start_unknown_method),
+		cmocka_unit_test(test_syntax_error),
+		cmocka_unit_test(test_missing_file),
+		cmocka_unit_test(test_bad_shape),
+		cmocka_unit_test(test_unknown_subsystem),
+		cmocka_unit_test(test_unknown_method),
+		cmocka_unit_test(test_entry_fails),
+		cmocka_unit_test(test_phases_and_order),
+		cmocka_unit_test(test_many_entries),
+		cmocka_unit_test(test_app_start_fails_on_entry_error),
+		cmocka_unit_test(test_app_start_ignores_entry_error),
+		cmocka_unit_test(test_app_start_fails_on_syntax_error),
+		cmocka_unit_test(test_app_start_fails_on_startup_entry),
+		cmocka_unit_test(test_app_start_unknown_method),
 	};
 
 	ut_apply_filter();

@@ -57,20 +57,20 @@ enum state {
 };
 
 static const char *const g_state_names[] = {
-    "create t1",
-    "wait for reactor 1 to sleep",
-    "wait for the message on t1",
-    "wait for timer runs",
-    "wait for the timer to go",
-    "start the stress",
-    "wait for the stress",
-    "wait for the workers to exit",
-    "register the wake-fd poller",
-    "wait for the wake-fd poller runs",
-    "wait for the wake-fd poller to go",
-    "wait for the RPC client",
-    "wait for t1 to exit",
-    "done",
+	"create t1",
+	"wait for reactor 1 to sleep",
+	"wait for the message on t1",
+	"wait for timer runs",
+	"wait for the timer to go",
+	"start the stress",
+	"wait for the stress",
+	"wait for the workers to exit",
+	"register the wake-fd poller",
+	"wait for the wake-fd poller runs",
+	"wait for the wake-fd poller to go",
+	"wait for the RPC client",
+	"wait for t1 to exit",
+	"done",
 };
 
 struct worker {
@@ -216,7 +216,7 @@ static void t1_stop_fd_poller(void *ctx)
 
 static void *rpc_client_main(void *arg)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	const char *req = "{\"jsonrpc\":\"2.0\",\"method\":\"framework_get_reactors\",\"id\":5}";
 	char buf[65536];
 	size_t len = 0;
@@ -235,7 +235,7 @@ static void *rpc_client_main(void *arg)
 		goto out;
 	}
 	while (!memchr(buf, '\n', len) && len < sizeof(buf) - 1) {
-		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
 		ssize_t n;
 
 		if (ut_expired(deadline)) {
@@ -440,8 +440,8 @@ static int state_machine(void *ctx)
 		set_state(S_STRESS_WAIT);
 		break;
 	case S_STRESS_WAIT: {
-		bool done =
-		    atomic_load(&g.received) == (uint64_t)WORKERS * (WORKERS - 1) * MSGS_PER_PAIR;
+		bool done = atomic_load(&g.received) ==
+			    (uint64_t)WORKERS * (WORKERS - 1) * MSGS_PER_PAIR;
 
 		for (int i = 0; i < WORKERS; i++)
 			done &= atomic_load(&g.workers[i].send_done);
@@ -603,7 +603,7 @@ static void test_reactors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_reactors),
+		cmocka_unit_test(test_reactors),
 	};
 
 	ut_apply_filter();

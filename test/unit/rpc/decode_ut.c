@@ -54,37 +54,37 @@ static int decode_silent_fail(const json_t *val, void *out, char *err, size_t er
 #define F(member, type, opt) SL_JSON_FIELD(struct all_types, member, type, opt)
 
 static const struct sl_json_field g_required[] = {
-    F(name, SL_JSON_STRING, false),
-    F(flag, SL_JSON_BOOL, false),
-    F(i32, SL_JSON_INT32, false),
-    F(u32, SL_JSON_UINT32, false),
-    F(i64, SL_JSON_INT64, false),
-    F(u64, SL_JSON_UINT64, false),
-    F(u16, SL_JSON_UINT16, false),
-    F(u8, SL_JSON_UINT8, false),
-    F(any, SL_JSON_VALUE, false),
-    {.name = "custom",
-     .type = SL_JSON_CUSTOM,
-     .offset = offsetof(struct all_types, custom),
-     .optional = false,
-     .decode = decode_parity},
+	F(name, SL_JSON_STRING, false),
+	F(flag, SL_JSON_BOOL, false),
+	F(i32, SL_JSON_INT32, false),
+	F(u32, SL_JSON_UINT32, false),
+	F(i64, SL_JSON_INT64, false),
+	F(u64, SL_JSON_UINT64, false),
+	F(u16, SL_JSON_UINT16, false),
+	F(u8, SL_JSON_UINT8, false),
+	F(any, SL_JSON_VALUE, false),
+	{ .name = "custom",
+	  .type = SL_JSON_CUSTOM,
+	  .offset = offsetof(struct all_types, custom),
+	  .optional = false,
+	  .decode = decode_parity },
 };
 
 static const struct sl_json_field g_optional[] = {
-    F(name, SL_JSON_STRING, true),
-    F(flag, SL_JSON_BOOL, true),
-    F(i32, SL_JSON_INT32, true),
-    F(u32, SL_JSON_UINT32, true),
-    F(i64, SL_JSON_INT64, true),
-    F(u64, SL_JSON_UINT64, true),
-    F(u16, SL_JSON_UINT16, true),
-    F(u8, SL_JSON_UINT8, true),
-    F(any, SL_JSON_VALUE, true),
-    {.name = "custom",
-     .type = SL_JSON_CUSTOM,
-     .offset = offsetof(struct all_types, custom),
-     .optional = true,
-     .decode = decode_parity},
+	F(name, SL_JSON_STRING, true),
+	F(flag, SL_JSON_BOOL, true),
+	F(i32, SL_JSON_INT32, true),
+	F(u32, SL_JSON_UINT32, true),
+	F(i64, SL_JSON_INT64, true),
+	F(u64, SL_JSON_UINT64, true),
+	F(u16, SL_JSON_UINT16, true),
+	F(u8, SL_JSON_UINT8, true),
+	F(any, SL_JSON_VALUE, true),
+	{ .name = "custom",
+	  .type = SL_JSON_CUSTOM,
+	  .offset = offsetof(struct all_types, custom),
+	  .optional = true,
+	  .decode = decode_parity },
 };
 
 static json_t *full_params(void)
@@ -102,15 +102,15 @@ static json_t *full_params(void)
 
 static void test_all_types_ok(void **state)
 {
-	struct all_types out = {0};
+	struct all_types out = { 0 };
 	char err[256];
 	json_t *p = full_params();
 	const char *orig_name = json_string_value(json_object_get(p, "name"));
 
 	(void)state;
-	assert_int_equal(
-	    sl_json_decode_object(p, g_required, UT_COUNTOF(g_required), &out, err, sizeof(err)),
-	    0);
+	assert_int_equal(sl_json_decode_object(p, g_required, UT_COUNTOF(g_required), &out, err,
+					       sizeof(err)),
+			 0);
 	assert_string_equal(err, "");
 	assert_string_equal(out.name, "malloc0");
 	assert_ptr_not_equal(out.name, orig_name); /* a copy, not borrowed */
@@ -137,15 +137,15 @@ static void test_all_types_ok(void **state)
 
 static void test_extremes(void **state)
 {
-	struct all_types out = {0};
+	struct all_types out = { 0 };
 	char err[256];
 	json_t *p = json_pack("{s:i, s:I, s:i, s:i, s:b}", "i32", 2147483647, "i64",
 			      (json_int_t)INT64_MIN, "u32", 0, "u8", 0, "flag", 0);
 
 	(void)state;
-	assert_int_equal(
-	    sl_json_decode_object(p, g_optional, UT_COUNTOF(g_optional), &out, err, sizeof(err)),
-	    0);
+	assert_int_equal(sl_json_decode_object(p, g_optional, UT_COUNTOF(g_optional), &out, err,
+					       sizeof(err)),
+			 0);
 	assert_int_equal(out.i32, INT32_MAX);
 	assert_true(out.i64 == INT64_MIN);
 	assert_int_equal(out.u32, 0);
@@ -160,7 +160,7 @@ static void test_extremes(void **state)
 static void expect_error(const struct sl_json_field *fields, size_t count, const char *text,
 			 const char *must1, const char *must2)
 {
-	struct all_types out = {0};
+	struct all_types out = { 0 };
 	char err[256];
 	json_error_t jerr;
 	json_t *p = json_loads(text, JSON_DECODE_ANY, &jerr);
@@ -189,7 +189,7 @@ static void test_missing_required(void **state)
 	expect_error(g_required, UT_COUNTOF(g_required), "{}", "missing", "'name'");
 	/* NULL params is an empty object: the first required field is missing. */
 	{
-		struct all_types out = {0};
+		struct all_types out = { 0 };
 		char err[256];
 
 		assert_int_equal(sl_json_decode_object(NULL, g_required, UT_COUNTOF(g_required),
@@ -231,14 +231,14 @@ static void test_wrong_type(void **state)
 static void test_custom_without_message(void **state)
 {
 	static const struct sl_json_field fields[] = {
-	    {.name = "c",
-	     .type = SL_JSON_CUSTOM,
-	     .offset = offsetof(struct all_types, custom),
-	     .decode = decode_silent_fail},
-	    {.name = "nodecoder",
-	     .type = SL_JSON_CUSTOM,
-	     .offset = offsetof(struct all_types, custom),
-	     .optional = true},
+		{ .name = "c",
+		  .type = SL_JSON_CUSTOM,
+		  .offset = offsetof(struct all_types, custom),
+		  .decode = decode_silent_fail },
+		{ .name = "nodecoder",
+		  .type = SL_JSON_CUSTOM,
+		  .offset = offsetof(struct all_types, custom),
+		  .optional = true },
 	};
 
 	(void)state;
@@ -264,13 +264,13 @@ static void test_out_of_range(void **state)
 
 static void test_null_params_all_optional(void **state)
 {
-	struct all_types out = {.i32 = 7, .name = NULL};
+	struct all_types out = { .i32 = 7, .name = NULL };
 	char err[256] = "garbage";
 
 	(void)state;
-	assert_int_equal(
-	    sl_json_decode_object(NULL, g_optional, UT_COUNTOF(g_optional), &out, err, sizeof(err)),
-	    0);
+	assert_int_equal(sl_json_decode_object(NULL, g_optional, UT_COUNTOF(g_optional), &out, err,
+					       sizeof(err)),
+			 0);
 	assert_string_equal(err, "");
 	assert_int_equal(out.i32, 7); /* defaults are left alone */
 	assert_null(out.name);
@@ -278,9 +278,9 @@ static void test_null_params_all_optional(void **state)
 	/* An empty object too. */
 	json_t *p = json_object();
 
-	assert_int_equal(
-	    sl_json_decode_object(p, g_optional, UT_COUNTOF(g_optional), &out, err, sizeof(err)),
-	    0);
+	assert_int_equal(sl_json_decode_object(p, g_optional, UT_COUNTOF(g_optional), &out, err,
+					       sizeof(err)),
+			 0);
 	json_decref(p);
 	assert_int_equal(sl_json_decode_object(NULL, NULL, 0, NULL, err, sizeof(err)), 0);
 }
@@ -297,14 +297,14 @@ static void test_non_object_params(void **state)
 /* A string decoded before a later field fails is freed by sl_json_free_decoded. */
 static void test_partial_failure_frees(void **state)
 {
-	struct all_types out = {0};
+	struct all_types out = { 0 };
 	char err[256];
 	json_t *p = json_pack("{s:s, s:s}", "name", "leaky", "u8", "x");
 
 	(void)state;
-	assert_int_equal(
-	    sl_json_decode_object(p, g_optional, UT_COUNTOF(g_optional), &out, err, sizeof(err)),
-	    -EINVAL);
+	assert_int_equal(sl_json_decode_object(p, g_optional, UT_COUNTOF(g_optional), &out, err,
+					       sizeof(err)),
+			 -EINVAL);
 	assert_non_null(strstr(err, "'u8'"));
 	assert_non_null(out.name);
 	sl_json_free_decoded(g_optional, UT_COUNTOF(g_optional), &out);
@@ -315,15 +315,15 @@ static void test_partial_failure_frees(void **state)
 /* A short error buffer truncates but stays terminated. */
 static void test_short_error_buffer(void **state)
 {
-	struct all_types out = {0};
+	struct all_types out = { 0 };
 	char err[8];
 	json_t *p = json_pack("{s:i}", "a_rather_long_unknown_key", 1);
 
 	(void)state;
 	memset(err, 'x', sizeof(err));
-	assert_int_equal(
-	    sl_json_decode_object(p, g_optional, UT_COUNTOF(g_optional), &out, err, sizeof(err)),
-	    -EINVAL);
+	assert_int_equal(sl_json_decode_object(p, g_optional, UT_COUNTOF(g_optional), &out, err,
+					       sizeof(err)),
+			 -EINVAL);
 	assert_true(memchr(err, '\0', sizeof(err)) != NULL);
 	json_decref(p);
 }
@@ -331,17 +331,17 @@ static void test_short_error_buffer(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_all_types_ok),
-	    cmocka_unit_test(test_extremes),
-	    cmocka_unit_test(test_missing_required),
-	    cmocka_unit_test(test_unknown_key),
-	    cmocka_unit_test(test_wrong_type),
-	    cmocka_unit_test(test_custom_without_message),
-	    cmocka_unit_test(test_out_of_range),
-	    cmocka_unit_test(test_null_params_all_optional),
-	    cmocka_unit_test(test_non_object_params),
-	    cmocka_unit_test(test_partial_failure_frees),
-	    cmocka_unit_test(test_short_error_buffer),
+		cmocka_unit_test(test_all_types_ok),
+		cmocka_unit_test(test_extremes),
+		cmocka_unit_test(test_missing_required),
+		cmocka_unit_test(test_unknown_key),
+		cmocka_unit_test(test_wrong_type),
+		cmocka_unit_test(test_custom_without_message),
+		cmocka_unit_test(test_out_of_range),
+		cmocka_unit_test(test_null_params_all_optional),
+		cmocka_unit_test(test_non_object_params),
+		cmocka_unit_test(test_partial_failure_frees),
+		cmocka_unit_test(test_short_error_buffer),
 	};
 
 	ut_apply_filter();

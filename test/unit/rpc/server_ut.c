@@ -72,7 +72,7 @@ struct client {
 
 static struct client *cli_connect(void)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct client *c = calloc(1, sizeof(*c));
 
 	assert_non_null(c);
@@ -248,15 +248,15 @@ struct add_params {
 };
 
 static const struct sl_json_field g_add_fields[] = {
-    SL_JSON_FIELD(struct add_params, a, SL_JSON_INT32, false),
-    SL_JSON_FIELD(struct add_params, b, SL_JSON_INT32, false),
+	SL_JSON_FIELD(struct add_params, a, SL_JSON_INT32, false),
+	SL_JSON_FIELD(struct add_params, b, SL_JSON_INT32, false),
 };
 
 static int g_add_calls;
 
 static void ut_add(struct sl_jsonrpc_request *req, const json_t *params)
 {
-	struct add_params p = {0};
+	struct add_params p = { 0 };
 
 	g_add_calls++;
 	if (sl_rpc_decode_params(req, params, g_add_fields, UT_COUNTOF(g_add_fields), &p))
@@ -271,15 +271,15 @@ struct len_params {
 };
 
 static const struct sl_json_field g_len_fields[] = {
-    SL_JSON_FIELD(struct len_params, s, SL_JSON_STRING, false),
-    SL_JSON_FIELD(struct len_params, flag, SL_JSON_BOOL, true),
-    SL_JSON_FIELD(struct len_params, n, SL_JSON_INT64, true),
+	SL_JSON_FIELD(struct len_params, s, SL_JSON_STRING, false),
+	SL_JSON_FIELD(struct len_params, flag, SL_JSON_BOOL, true),
+	SL_JSON_FIELD(struct len_params, n, SL_JSON_INT64, true),
 };
 
 /* Result: length of s, plus n, plus 1000 when flag. */
 static void ut_len(struct sl_jsonrpc_request *req, const json_t *params)
 {
-	struct len_params p = {0};
+	struct len_params p = { 0 };
 	json_int_t r;
 
 	if (sl_rpc_decode_params(req, params, g_len_fields, UT_COUNTOF(g_len_fields), &p))
@@ -329,9 +329,8 @@ static void test_valid_request(void **state)
 	(void)state;
 	listen_unique();
 	c = cli_connect();
-	cli_send(
-	    c,
-	    "{\"jsonrpc\":\"2.0\",\"method\":\"ut_add\",\"id\":1,\"params\":{\"a\":2,\"b\":40}}");
+	cli_send(c, "{\"jsonrpc\":\"2.0\",\"method\":\"ut_add\",\"id\":1,\"params\":{\"a\":2,\"b\":"
+		    "40}}");
 	expect_result_int(cli_recv(c), 1, 42);
 
 	/* String id, whitespace around, params with a key order of its own. */
@@ -372,11 +371,11 @@ static void test_unknown_method(void **state)
 	resp = cli_recv(c);
 	assert_int_equal(resp_id(resp), 7);
 	assert_non_null(
-	    strstr(expect_error(resp, SL_JSONRPC_ERROR_METHOD_NOT_FOUND), "no_such_method"));
+		strstr(expect_error(resp, SL_JSONRPC_ERROR_METHOD_NOT_FOUND), "no_such_method"));
 	json_decref(resp);
 	/* The connection stays usable. */
-	cli_send(
-	    c, "{\"jsonrpc\":\"2.0\",\"method\":\"ut_add\",\"id\":8,\"params\":{\"a\":1,\"b\":1}}");
+	cli_send(c, "{\"jsonrpc\":\"2.0\",\"method\":\"ut_add\",\"id\":8,\"params\":{\"a\":1,\"b\":"
+		    "1}}");
 	expect_result_int(cli_recv(c), 8, 2);
 	cli_close(c);
 	close_server();
@@ -432,7 +431,7 @@ static void test_wrong_state(void **state)
 	cli_send(c, "{\"jsonrpc\":\"2.0\",\"method\":\"ut_runtime_only\",\"id\":1}");
 	resp = cli_recv(c);
 	assert_non_null(
-	    strstr(expect_error(resp, SL_JSONRPC_ERROR_INVALID_STATE), "ut_runtime_only"));
+		strstr(expect_error(resp, SL_JSONRPC_ERROR_INVALID_STATE), "ut_runtime_only"));
 	json_decref(resp);
 	sl_rpc_set_state(SL_RPC_RUNTIME);
 	cli_send(c, "{\"jsonrpc\":\"2.0\",\"method\":\"ut_runtime_only\",\"id\":2}");
@@ -476,8 +475,8 @@ static void test_parse_error_closes(void **state)
 
 	/* The server still serves new clients. */
 	c = cli_connect();
-	cli_send(
-	    c, "{\"jsonrpc\":\"2.0\",\"method\":\"ut_add\",\"id\":5,\"params\":{\"a\":1,\"b\":2}}");
+	cli_send(c, "{\"jsonrpc\":\"2.0\",\"method\":\"ut_add\",\"id\":5,\"params\":{\"a\":1,\"b\":"
+		    "2}}");
 	expect_result_int(cli_recv(c), 5, 3);
 	cli_close(c);
 	close_server();
@@ -486,18 +485,18 @@ static void test_parse_error_closes(void **state)
 static void test_invalid_requests(void **state)
 {
 	static const char *const bad[] = {
-	    "42\n",
-	    "[1]",
-	    "\"str\"\n",
-	    "null\n",
-	    "{\"method\":\"ut_add\",\"id\":1,\"params\":{\"a\":1,\"b\":2}}",
-	    "{\"jsonrpc\":\"1.0\",\"method\":\"ut_add\",\"id\":1}",
-	    "{\"jsonrpc\":2.0,\"method\":\"ut_add\",\"id\":1}",
-	    "{\"jsonrpc\":\"2.0\",\"id\":1}",
-	    "{\"jsonrpc\":\"2.0\",\"method\":\"\",\"id\":1}",
-	    "{\"jsonrpc\":\"2.0\",\"method\":17,\"id\":1}",
-	    "{\"jsonrpc\":\"2.0\",\"method\":\"ut_add\",\"id\":{\"x\":1}}",
-	    "{\"jsonrpc\":\"2.0\",\"method\":\"ut_add\",\"id\":[1]}",
+		"42\n",
+		"[1]",
+		"\"str\"\n",
+		"null\n",
+		"{\"method\":\"ut_add\",\"id\":1,\"params\":{\"a\":1,\"b\":2}}",
+		"{\"jsonrpc\":\"1.0\",\"method\":\"ut_add\",\"id\":1}",
+		"{\"jsonrpc\":2.0,\"method\":\"ut_add\",\"id\":1}",
+		"{\"jsonrpc\":\"2.0\",\"id\":1}",
+		"{\"jsonrpc\":\"2.0\",\"method\":\"\",\"id\":1}",
+		"{\"jsonrpc\":\"2.0\",\"method\":17,\"id\":1}",
+		"{\"jsonrpc\":\"2.0\",\"method\":\"ut_add\",\"id\":{\"x\":1}}",
+		"{\"jsonrpc\":\"2.0\",\"method\":\"ut_add\",\"id\":[1]}",
 	};
 	struct client *c;
 	json_t *resp;
@@ -527,9 +526,8 @@ static void test_invalid_requests(void **state)
 		json_decref(resp);
 	}
 	/* Invalid requests do not close the connection. */
-	cli_send(
-	    c,
-	    "{\"jsonrpc\":\"2.0\",\"method\":\"ut_add\",\"id\":10,\"params\":{\"a\":1,\"b\":2}}");
+	cli_send(c, "{\"jsonrpc\":\"2.0\",\"method\":\"ut_add\",\"id\":10,\"params\":{\"a\":1,"
+		    "\"b\":2}}");
 	expect_result_int(cli_recv(c), 10, 3);
 	cli_close(c);
 	close_server();
@@ -598,10 +596,11 @@ static void test_two_requests_one_write(void **state)
 	(void)state;
 	listen_unique();
 	c = cli_connect();
-	cli_send(
-	    c, "{\"jsonrpc\":\"2.0\",\"method\":\"ut_add\",\"id\":1,\"params\":{\"a\":1,\"b\":2}}"
-	       "{\"jsonrpc\":\"2.0\",\"method\":\"ut_add\",\"id\":2,\"params\":{\"a\":3,\"b\":4}}\n"
-	       "{\"jsonrpc\":\"2.0\",\"method\":\"nope\",\"id\":3}");
+	cli_send(c,
+		 "{\"jsonrpc\":\"2.0\",\"method\":\"ut_add\",\"id\":1,\"params\":{\"a\":1,\"b\":2}}"
+		 "{\"jsonrpc\":\"2.0\",\"method\":\"ut_add\",\"id\":2,\"params\":{\"a\":3,\"b\":4}}"
+		 "\n"
+		 "{\"jsonrpc\":\"2.0\",\"method\":\"nope\",\"id\":3}");
 	expect_result_int(cli_recv(c), 1, 3);
 	expect_result_int(cli_recv(c), 2, 7);
 	json_decref(cli_recv(c));
@@ -643,8 +642,8 @@ static char *big_request(size_t slen, bool complete, int id)
 {
 	char head[128];
 	int hl = snprintf(
-	    head, sizeof(head),
-	    "{\"jsonrpc\":\"2.0\",\"method\":\"ut_len\",\"id\":%d,\"params\":{\"s\":\"", id);
+		head, sizeof(head),
+		"{\"jsonrpc\":\"2.0\",\"method\":\"ut_len\",\"id\":%d,\"params\":{\"s\":\"", id);
 	char *buf = malloc((size_t)hl + slen + 8);
 
 	assert_non_null(buf);
@@ -657,7 +656,7 @@ static char *big_request(size_t slen, bool complete, int id)
 static void test_request_too_big(void **state)
 {
 	struct client *c;
-	struct sender s = {0};
+	struct sender s = { 0 };
 	json_t *resp;
 	char *req = big_request(SL_RPC_MAX_REQUEST_SIZE + 256 * 1024, false, 1);
 
@@ -680,8 +679,8 @@ static void test_request_too_big(void **state)
 
 	/* Others still served. */
 	c = cli_connect();
-	cli_send(
-	    c, "{\"jsonrpc\":\"2.0\",\"method\":\"ut_add\",\"id\":2,\"params\":{\"a\":1,\"b\":2}}");
+	cli_send(c, "{\"jsonrpc\":\"2.0\",\"method\":\"ut_add\",\"id\":2,\"params\":{\"a\":1,\"b\":"
+		    "2}}");
 	expect_result_int(cli_recv(c), 2, 3);
 	cli_close(c);
 	close_server();
@@ -690,7 +689,7 @@ static void test_request_too_big(void **state)
 static void test_request_just_below_limit(void **state)
 {
 	struct client *c;
-	struct sender s = {0};
+	struct sender s = { 0 };
 	size_t slen = SL_RPC_MAX_REQUEST_SIZE - 4096;
 	char *req = big_request(slen, true, 3);
 
@@ -721,15 +720,13 @@ static void test_client_disconnects_mid_request(void **state)
 	cli_send(c1, "{\"jsonrpc\":\"2.0\",\"method\":\"ut_add\",\"id\":1,\"par");
 	pump_n(3);
 	c2 = cli_connect();
-	cli_send(
-	    c2,
-	    "{\"jsonrpc\":\"2.0\",\"method\":\"ut_add\",\"id\":2,\"params\":{\"a\":1,\"b\":2}}");
+	cli_send(c2, "{\"jsonrpc\":\"2.0\",\"method\":\"ut_add\",\"id\":2,\"params\":{\"a\":1,"
+		     "\"b\":2}}");
 	expect_result_int(cli_recv(c2), 2, 3);
 	cli_close(c1);
 	pump_n(3);
-	cli_send(
-	    c2,
-	    "{\"jsonrpc\":\"2.0\",\"method\":\"ut_add\",\"id\":3,\"params\":{\"a\":1,\"b\":3}}");
+	cli_send(c2, "{\"jsonrpc\":\"2.0\",\"method\":\"ut_add\",\"id\":3,\"params\":{\"a\":1,"
+		     "\"b\":3}}");
 	expect_result_int(cli_recv(c2), 3, 4);
 
 	/* Many clients that connect and go away, with and without data. */
@@ -746,9 +743,8 @@ static void test_client_disconnects_mid_request(void **state)
 			pump();
 	}
 	pump_n(3);
-	cli_send(
-	    c2,
-	    "{\"jsonrpc\":\"2.0\",\"method\":\"ut_add\",\"id\":4,\"params\":{\"a\":1,\"b\":4}}");
+	cli_send(c2, "{\"jsonrpc\":\"2.0\",\"method\":\"ut_add\",\"id\":4,\"params\":{\"a\":1,"
+		     "\"b\":4}}");
 	expect_result_int(cli_recv(c2), 4, 5);
 	cli_close(c2);
 	close_server();
@@ -775,9 +771,8 @@ static void test_connection_limit(void **state)
 	UT_ASSERT_LOG("connections");
 	ut_log_capture_stop();
 	cli_close(extra);
-	cli_send(
-	    cs[0],
-	    "{\"jsonrpc\":\"2.0\",\"method\":\"ut_add\",\"id\":1,\"params\":{\"a\":1,\"b\":2}}");
+	cli_send(cs[0], "{\"jsonrpc\":\"2.0\",\"method\":\"ut_add\",\"id\":1,\"params\":{\"a\":1,"
+			"\"b\":2}}");
 	expect_result_int(cli_recv(cs[0]), 1, 3);
 	cli_send(cs[LIMIT - 1], "{\"jsonrpc\":\"2.0\",\"method\":\"ut_add\",\"id\":2,"
 				"\"params\":{\"a\":1,\"b\":2}}");
@@ -786,9 +781,8 @@ static void test_connection_limit(void **state)
 	cli_close(cs[5]);
 	pump_n(2);
 	cs[5] = cli_connect();
-	cli_send(
-	    cs[5],
-	    "{\"jsonrpc\":\"2.0\",\"method\":\"ut_add\",\"id\":3,\"params\":{\"a\":1,\"b\":2}}");
+	cli_send(cs[5], "{\"jsonrpc\":\"2.0\",\"method\":\"ut_add\",\"id\":3,\"params\":{\"a\":1,"
+			"\"b\":2}}");
 	expect_result_int(cli_recv(cs[5]), 3, 3);
 	for (int i = 0; i < LIMIT; i++)
 		cli_close(cs[i]);
@@ -807,9 +801,8 @@ static void test_notification(void **state)
 	/* Notifications that fail get no answer either. */
 	cli_send(c, "{\"jsonrpc\":\"2.0\",\"method\":\"no_such_method\"}");
 	cli_send(c, "{\"jsonrpc\":\"2.0\",\"method\":\"ut_add\",\"params\":{\"a\":\"bad\"}}");
-	cli_send(
-	    c,
-	    "{\"jsonrpc\":\"2.0\",\"method\":\"ut_add\",\"id\":77,\"params\":{\"a\":5,\"b\":5}}");
+	cli_send(c, "{\"jsonrpc\":\"2.0\",\"method\":\"ut_add\",\"id\":77,\"params\":{\"a\":5,"
+		    "\"b\":5}}");
 	/* The first line that arrives is the answer to the request with an id. */
 	expect_result_int(cli_recv(c), 77, 10);
 	assert_int_equal(g_add_calls, 3);
@@ -835,9 +828,8 @@ static void test_async_handler(void **state)
 		pump();
 	}
 	/* Nothing is sent until the handler answers; other requests are served meanwhile. */
-	cli_send(
-	    c,
-	    "{\"jsonrpc\":\"2.0\",\"method\":\"ut_add\",\"id\":10,\"params\":{\"a\":1,\"b\":2}}");
+	cli_send(c, "{\"jsonrpc\":\"2.0\",\"method\":\"ut_add\",\"id\":10,\"params\":{\"a\":1,"
+		    "\"b\":2}}");
 	expect_result_int(cli_recv(c), 10, 3);
 	pump_n(5);
 	assert_true(cli_read_some(c));
@@ -887,9 +879,8 @@ static void test_async_handler_client_gone(void **state)
 	/* The server can listen again and works. */
 	listen_unique();
 	c = cli_connect();
-	cli_send(
-	    c,
-	    "{\"jsonrpc\":\"2.0\",\"method\":\"ut_add\",\"id\":13,\"params\":{\"a\":1,\"b\":2}}");
+	cli_send(c, "{\"jsonrpc\":\"2.0\",\"method\":\"ut_add\",\"id\":13,\"params\":{\"a\":1,"
+		    "\"b\":2}}");
 	expect_result_int(cli_recv(c), 13, 3);
 	cli_close(c);
 	close_server();
@@ -920,7 +911,7 @@ static void test_close_with_async_outstanding(void **state)
 
 static void test_listen_errors(void **state)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char longpath[200];
 	int fd;
 
@@ -995,7 +986,7 @@ static void local_cpl(void *ctx, const json_t *response, bool is_error)
 
 static void test_call_local(void **state)
 {
-	struct local_result r = {0};
+	struct local_result r = { 0 };
 	json_t *params = json_pack("{s:i, s:i}", "a", 20, "b", 22);
 
 	(void)state;
@@ -1071,7 +1062,7 @@ static void test_method_registry(void **state)
 	assert_true(array_has_string(all, "ut_add_alias"));
 	json_decref(all);
 	{
-		struct local_result r = {0};
+		struct local_result r = { 0 };
 		json_t *params = json_pack("{s:i, s:i}", "a", 1, "b", 2);
 
 		assert_int_equal(sl_rpc_call_local("ut_add_alias", params, local_cpl, &r), 0);
@@ -1131,26 +1122,26 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_teardown(test_valid_request, test_teardown),
-	    cmocka_unit_test_teardown(test_unknown_method, test_teardown),
-	    cmocka_unit_test_teardown(test_invalid_params, test_teardown),
-	    cmocka_unit_test_teardown(test_wrong_state, test_teardown),
-	    cmocka_unit_test_teardown(test_parse_error_closes, test_teardown),
-	    cmocka_unit_test_teardown(test_invalid_requests, test_teardown),
-	    cmocka_unit_test_teardown(test_split_request, test_teardown),
-	    cmocka_unit_test_teardown(test_split_request_literals, test_teardown),
-	    cmocka_unit_test_teardown(test_two_requests_one_write, test_teardown),
-	    cmocka_unit_test_teardown(test_request_too_big, test_teardown),
-	    cmocka_unit_test_teardown(test_request_just_below_limit, test_teardown),
-	    cmocka_unit_test_teardown(test_client_disconnects_mid_request, test_teardown),
-	    cmocka_unit_test_teardown(test_connection_limit, test_teardown),
-	    cmocka_unit_test_teardown(test_notification, test_teardown),
-	    cmocka_unit_test_teardown(test_async_handler, test_teardown),
-	    cmocka_unit_test_teardown(test_async_handler_client_gone, test_teardown),
-	    cmocka_unit_test_teardown(test_close_with_async_outstanding, test_teardown),
-	    cmocka_unit_test_teardown(test_listen_errors, test_teardown),
-	    cmocka_unit_test_teardown(test_call_local, test_teardown),
-	    cmocka_unit_test_teardown(test_method_registry, test_teardown),
+		cmocka_unit_test_teardown(test_valid_request, test_teardown),
+		cmocka_unit_test_teardown(test_unknown_method, test_teardown),
+		cmocka_unit_test_teardown(test_invalid_params, test_teardown),
+		cmocka_unit_test_teardown(test_wrong_state, test_teardown),
+		cmocka_unit_test_teardown(test_parse_error_closes, test_teardown),
+		cmocka_unit_test_teardown(test_invalid_requests, test_teardown),
+		cmocka_unit_test_teardown(test_split_request, test_teardown),
+		cmocka_unit_test_teardown(test_split_request_literals, test_teardown),
+		cmocka_unit_test_teardown(test_two_requests_one_write, test_teardown),
+		cmocka_unit_test_teardown(test_request_too_big, test_teardown),
+		cmocka_unit_test_teardown(test_request_just_below_limit, test_teardown),
+		cmocka_unit_test_teardown(test_client_disconnects_mid_request, test_teardown),
+		cmocka_unit_test_teardown(test_connection_limit, test_teardown),
+		cmocka_unit_test_teardown(test_notification, test_teardown),
+		cmocka_unit_test_teardown(test_async_handler, test_teardown),
+		cmocka_unit_test_teardown(test_async_handler_client_gone, test_teardown),
+		cmocka_unit_test_teardown(test_close_with_async_outstanding, test_teardown),
+		cmocka_unit_test_teardown(test_listen_errors, test_teardown),
+		cmocka_unit_test_teardown(test_call_local, test_teardown),
+		cmocka_unit_test_teardown(test_method_registry, test_teardown),
 	};
 
 	ut_apply_filter();

@@ -119,7 +119,7 @@ static void put_on(int i, struct sl_io_channel *ch)
 
 static void test_refcount_and_deferred_destroy(void **state)
 {
-	struct dev d = {0};
+	struct dev d = { 0 };
 	struct sl_io_channel *ch1, *ch2;
 	struct ch_ctx *c;
 
@@ -175,7 +175,7 @@ static void test_refcount_and_deferred_destroy(void **state)
 
 static void test_channels_on_two_threads(void **state)
 {
-	struct dev d = {0};
+	struct dev d = { 0 };
 	struct sl_io_channel *a, *b;
 
 	(void)state;
@@ -219,7 +219,7 @@ static void test_channels_on_two_threads(void **state)
 
 static void test_unregister_waits_for_channels(void **state)
 {
-	struct dev d = {0};
+	struct dev d = { 0 };
 	struct sl_io_channel *a, *b;
 
 	(void)state;
@@ -259,7 +259,7 @@ static void test_unregister_waits_for_channels(void **state)
 
 static void test_unregister_without_channels(void **state)
 {
-	struct dev d = {0};
+	struct dev d = { 0 };
 
 	(void)state;
 	sl_io_device_register(&d, dev_create, dev_destroy, sizeof(struct ch_ctx), "nochdev");
@@ -285,7 +285,7 @@ static void test_unregister_without_channels(void **state)
 
 static void test_create_failure(void **state)
 {
-	struct dev d = {.create_rc = -ENOMEM};
+	struct dev d = { .create_rc = -ENOMEM };
 	struct sl_io_channel *ch;
 
 	(void)state;
@@ -368,9 +368,9 @@ static void fe_cpl(struct sl_io_channel_iter *i, int status)
 
 static void test_for_each_channel(void **state)
 {
-	struct dev d = {0};
-	struct sl_io_channel *ch[NTHREADS] = {0};
-	struct fe f = {.d = &d};
+	struct dev d = { 0 };
+	struct sl_io_channel *ch[NTHREADS] = { 0 };
+	struct fe f = { .d = &d };
 
 	(void)state;
 	sl_io_device_register(&d, dev_create, dev_destroy, sizeof(struct ch_ctx), "fedev");
@@ -470,10 +470,10 @@ static void test_for_each_channel(void **state)
 /* A channel released while the iteration is on its way to its thread is skipped. */
 static void test_for_each_channel_released_meanwhile(void **state)
 {
-	struct dev d = {0};
+	struct dev d = { 0 };
 	struct sl_io_channel *ch1, *ch2;
 	struct sl_io_channel_iter *it;
-	struct fe f = {.d = &d, .defer = true};
+	struct fe f = { .d = &d, .defer = true };
 	uint64_t deadline = ut_deadline(UT_WAIT_SEC);
 
 	(void)state;
@@ -551,13 +551,13 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_refcount_and_deferred_destroy),
-	    cmocka_unit_test(test_channels_on_two_threads),
-	    cmocka_unit_test(test_unregister_waits_for_channels),
-	    cmocka_unit_test(test_unregister_without_channels),
-	    cmocka_unit_test(test_create_failure),
-	    cmocka_unit_test(test_for_each_channel),
-	    cmocka_unit_test(test_for_each_channel_released_meanwhile),
+		cmocka_unit_test(test_refcount_and_deferred_destroy),
+		cmocka_unit_test(test_channels_on_two_threads),
+		cmocka_unit_test(test_unregister_waits_for_channels),
+		cmocka_unit_test(test_unregister_without_channels),
+		cmocka_unit_test(test_create_failure),
+		cmocka_unit_test(test_for_each_channel),
+		cmocka_unit_test(test_for_each_channel_released_meanwhile),
 	};
 
 	ut_apply_filter();

@@ -240,7 +240,7 @@ static int poll_at(struct sl_thread *t, uint64_t now)
 
 static void test_timed_poller_deadline_order(void **state)
 {
-	static const uint64_t periods_us[] = {1000, 1700, 2500, 4000, 333};
+	static const uint64_t periods_us[] = { 1000, 1700, 2500, 4000, 333 };
 	struct tpoller tp[UT_COUNTOF(periods_us)];
 	const size_t n = UT_COUNTOF(periods_us);
 	struct sl_thread *t = sl_thread_create("timed", -1);
@@ -253,7 +253,7 @@ static void test_timed_poller_deadline_order(void **state)
 	g_early_runs = 0;
 	base = sl_get_ticks();
 	for (size_t i = 0; i < n; i++) {
-		tp[i] = (struct tpoller){.id = (int)i, .period_us = periods_us[i]};
+		tp[i] = (struct tpoller){ .id = (int)i, .period_us = periods_us[i] };
 		tp[i].p = sl_poller_register(timed_fn, &tp[i], periods_us[i]);
 		assert_non_null(tp[i].p);
 		/* Due one period after registration. */
@@ -336,7 +336,7 @@ static void test_timed_poller_equal_deadlines_same_period(void **state)
 	assert_non_null(t);
 	sl_set_thread(t);
 	for (int i = 0; i < 4; i++) {
-		tp[i] = (struct tpoller){.id = i, .period_us = 1000};
+		tp[i] = (struct tpoller){ .id = i, .period_us = 1000 };
 		tp[i].p = sl_poller_register(timed_fn, &tp[i], 1000);
 		assert_non_null(tp[i].p);
 	}
@@ -360,7 +360,7 @@ static void test_timed_poller_equal_deadlines_same_period(void **state)
  */
 static void test_timed_poller_equal_deadlines_mixed_periods(void **state)
 {
-	static const uint64_t periods_us[] = {1000, 3000, 1000, 3000};
+	static const uint64_t periods_us[] = { 1000, 3000, 1000, 3000 };
 	struct tpoller tp[4];
 	struct sl_thread *t;
 	uint64_t now, p1 = us_to_ticks(1000), p3 = us_to_ticks(3000);
@@ -370,7 +370,7 @@ static void test_timed_poller_equal_deadlines_mixed_periods(void **state)
 	assert_non_null(t);
 	sl_set_thread(t);
 	for (int i = 0; i < 4; i++) {
-		tp[i] = (struct tpoller){.id = i, .period_us = periods_us[i]};
+		tp[i] = (struct tpoller){ .id = i, .period_us = periods_us[i] };
 		tp[i].p = sl_poller_register(timed_fn, &tp[i], periods_us[i]);
 		assert_non_null(tp[i].p);
 	}
@@ -388,7 +388,7 @@ static void test_timed_poller_equal_deadlines_mixed_periods(void **state)
 	/* All four due at the same tick: registration order A, B, C, D. */
 	poll_at(t, now + p3);
 	{
-		int order[4] = {-1, -1, -1, -1};
+		int order[4] = { -1, -1, -1, -1 };
 		size_t len = g_order_len;
 
 		memcpy(order, g_order, sizeof(order));
@@ -399,10 +399,10 @@ static void test_timed_poller_equal_deadlines_mixed_periods(void **state)
 		assert_int_equal(len, 4);
 		for (int i = 0; i < 4; i++)
 			if (order[i] != i)
-				fail_msg(
-				    "equal deadlines ran in order %d %d %d %d, registration order "
-				    "is 0 1 2 3",
-				    order[0], order[1], order[2], order[3]);
+				fail_msg("equal deadlines ran in order %d %d %d %d, registration "
+					 "order "
+					 "is 0 1 2 3",
+					 order[0], order[1], order[2], order[3]);
 	}
 }
 
@@ -428,7 +428,7 @@ static int unreg_fn(void *ctx)
 static void test_busy_poller_unregisters_itself(void **state)
 {
 	struct sl_thread *t = sl_thread_create("busy_self", -1);
-	struct upoller a = {0}, b = {0};
+	struct upoller a = { 0 }, b = { 0 };
 	size_t busy, timed;
 
 	(void)state;
@@ -465,7 +465,7 @@ static void test_busy_poller_unregisters_itself(void **state)
 static void test_busy_poller_unregisters_others(void **state)
 {
 	struct sl_thread *t = sl_thread_create("busy_other", -1);
-	struct upoller before = {0}, a = {0}, after = {0}, timed = {0}, a2 = {0};
+	struct upoller before = { 0 }, a = { 0 }, after = { 0 }, timed = { 0 }, a2 = { 0 };
 	uint64_t now;
 
 	(void)state;
@@ -518,7 +518,7 @@ static void test_busy_poller_unregisters_others(void **state)
 static void test_timed_poller_unregisters_others(void **state)
 {
 	struct sl_thread *t = sl_thread_create("timed_other", -1);
-	struct upoller t1 = {0}, t2 = {0}, busy = {0};
+	struct upoller t1 = { 0 }, t2 = { 0 }, busy = { 0 };
 	uint64_t now;
 
 	(void)state;
@@ -577,7 +577,7 @@ static int teardown_fn(void *ctx)
 static void test_timed_poller_unregisters_itself(void **state)
 {
 	struct sl_thread *t;
-	struct upoller once = {0}, other = {0};
+	struct upoller once = { 0 }, other = { 0 };
 	uint64_t now;
 
 	(void)state;
@@ -610,7 +610,7 @@ static void test_timed_poller_unregisters_itself(void **state)
 static void test_exit_after_timed_poller_unregisters_busy(void **state)
 {
 	struct sl_thread *t;
-	struct upoller busy = {0}, timed = {0};
+	struct upoller busy = { 0 }, timed = { 0 };
 	struct sl_poller **targets[2];
 	uint64_t now;
 
@@ -885,21 +885,21 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_msg_many_producers),
-	    cmocka_unit_test(test_msg_burst_full_exited),
-	    cmocka_unit_test(test_msg_to_exited_thread),
-	    cmocka_unit_test(test_timed_poller_deadline_order),
-	    cmocka_unit_test(test_timed_poller_equal_deadlines_same_period),
-	    cmocka_unit_test(test_timed_poller_equal_deadlines_mixed_periods),
-	    cmocka_unit_test(test_busy_poller_unregisters_itself),
-	    cmocka_unit_test(test_busy_poller_unregisters_others),
-	    cmocka_unit_test(test_timed_poller_unregisters_others),
-	    cmocka_unit_test(test_timed_poller_unregisters_itself),
-	    cmocka_unit_test(test_exit_after_timed_poller_unregisters_busy),
-	    cmocka_unit_test(test_for_each_thread),
-	    cmocka_unit_test(test_thread_exit_waits),
-	    cmocka_unit_test(test_thread_exit_idle),
-	    cmocka_unit_test(test_poller_outside_thread),
+		cmocka_unit_test(test_msg_many_producers),
+		cmocka_unit_test(test_msg_burst_full_exited),
+		cmocka_unit_test(test_msg_to_exited_thread),
+		cmocka_unit_test(test_timed_poller_deadline_order),
+		cmocka_unit_test(test_timed_poller_equal_deadlines_same_period),
+		cmocka_unit_test(test_timed_poller_equal_deadlines_mixed_periods),
+		cmocka_unit_test(test_busy_poller_unregisters_itself),
+		cmocka_unit_test(test_busy_poller_unregisters_others),
+		cmocka_unit_test(test_timed_poller_unregisters_others),
+		cmocka_unit_test(test_timed_poller_unregisters_itself),
+		cmocka_unit_test(test_exit_after_timed_poller_unregisters_busy),
+		cmocka_unit_test(test_for_each_thread),
+		cmocka_unit_test(test_thread_exit_waits),
+		cmocka_unit_test(test_thread_exit_idle),
+		cmocka_unit_test(test_poller_outside_thread),
 	};
 
 	ut_apply_filter();

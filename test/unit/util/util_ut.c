@@ -14,9 +14,10 @@ static void test_crc32c(void **state)
 {
 	const char *check = "123456789";
 	uint32_t crc;
-	struct iovec iov[3] = {
-	    {(void *)check, 2}, {(void *)(check + 2), 0}, {(void *)(check + 2), 7}};
-	uint8_t zeros[32] = {0};
+	struct iovec iov[3] = { { (void *)check, 2 },
+				{ (void *)(check + 2), 0 },
+				{ (void *)(check + 2), 7 } };
+	uint8_t zeros[32] = { 0 };
 
 	(void)state;
 	/* The CRC-32C check value from the Castagnoli/iSCSI catalogue. */
@@ -32,9 +33,9 @@ static void test_crc32c(void **state)
 
 static void test_iov(void **state)
 {
-	char a[5], b[3], c[8], out[16] = {0};
-	struct iovec dst[2] = {{a, sizeof(a)}, {b, sizeof(b)}};
-	struct iovec src[1] = {{c, sizeof(c)}};
+	char a[5], b[3], c[8], out[16] = { 0 };
+	struct iovec dst[2] = { { a, sizeof(a) }, { b, sizeof(b) } };
+	struct iovec src[1] = { { c, sizeof(c) } };
 
 	(void)state;
 	memcpy(c, "abcdefgh", 8);
@@ -116,9 +117,9 @@ static void test_histogram(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_crc32c),    cmocka_unit_test(test_iov),
-	    cmocka_unit_test(test_uuid),      cmocka_unit_test(test_strings),
-	    cmocka_unit_test(test_histogram),
+		cmocka_unit_test(test_crc32c),	  cmocka_unit_test(test_iov),
+		cmocka_unit_test(test_uuid),	  cmocka_unit_test(test_strings),
+		cmocka_unit_test(test_histogram),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
