@@ -225,12 +225,13 @@ static void io_done(struct sl_bdev_io *bdev_io, bool success, void *arg)
 {
 	struct bp_slot *slot = arg;
 	struct bp_job *job = slot->job;
-	uint64_t now = sl_get_ticks();
+	/* The bdev layer read the clock at submit and completion: no third read. */
+	uint64_t now = sl_bdev_io_get_complete_tsc(bdev_io);
 
 	if (__builtin_expect(!success, 0))
 		report_failure(job, slot, bdev_io);
+	sl_histogram_add(job->hist, now - sl_bdev_io_get_submit_tsc(bdev_io));
 	sl_bdev_free_io(bdev_io);
-	sl_histogram_add(job->hist, now - slot->submit_tsc);
 	if (__builtin_expect(success, 1)) {
 		if (__builtin_expect(!job->stopping, 1))
 			counter_inc(&job->io_completed);

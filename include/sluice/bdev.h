@@ -138,6 +138,13 @@ void sl_bdev_free_io(struct sl_bdev_io *bdev_io);
 void sl_bdev_io_get_nvme_status(const struct sl_bdev_io *bdev_io, uint32_t *cdw0, int *sct,
 				int *sc);
 enum sl_bdev_io_type sl_bdev_io_get_type(const struct sl_bdev_io *bdev_io);
+/*
+ * Ticks (sl_get_ticks) when the I/O was submitted and when it completed, so
+ * callers can measure latency without reading the clock again; the
+ * completion tick is valid in the completion callback.
+ */
+uint64_t sl_bdev_io_get_submit_tsc(const struct sl_bdev_io *bdev_io);
+uint64_t sl_bdev_io_get_complete_tsc(const struct sl_bdev_io *bdev_io);
 
 /* Wait for a free sl_bdev_io after -ENOMEM: cb_fn runs on this thread when one frees up. */
 struct sl_bdev_io_wait_entry {

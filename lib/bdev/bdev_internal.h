@@ -82,6 +82,7 @@ struct sl_bdev_io_internal {
 	int sct;
 	int sc;
 	uint64_t submit_tsc;
+	uint64_t complete_tsc; /* set just before the user's callback */
 	bool in_submit;
 	bool compare_emul;
 	bool queued;	    /* on the channel's retry queue */

@@ -108,6 +108,7 @@ void bdev_io_lib_fini(void (*done)(void))
 
 static struct sl_bdev_io *io_get(struct bdev_mgmt_channel *m)
 {
+	struct sl_bdev_io_internal *in;
 	struct sl_bdev_io *io;
 
 	if (__builtin_expect(m->cache_count == 0, 0)) {
@@ -120,9 +121,18 @@ static struct sl_bdev_io *io_get(struct bdev_mgmt_channel *m)
 		m->cache_count = (uint32_t)n;
 	}
 	io = m->cache[--m->cache_count];
-	io->internal = (struct sl_bdev_io_internal *)((char *)io + g_internal_off);
-	memset(io->internal, 0, offsetof(struct sl_bdev_io_internal, child_iovs));
-	io->internal->io = io;
+	in = (struct sl_bdev_io_internal *)((char *)io + g_internal_off);
+	io->internal = in;
+	/* Only what every path reads before writing; split state is set when a split starts. */
+	in->io = io;
+	in->status = SL_BDEV_IO_STATUS_PENDING;
+	in->cdw0 = 0;
+	in->in_submit = false;
+	in->compare_emul = false;
+	in->queued = false;
+	in->bounce_elem = NULL;
+	in->parent = NULL;
+	in->is_split_parent = false;
 	return io;
 }
 
@@ -229,6 +239,16 @@ enum sl_bdev_io_type sl_bdev_io_get_type(const struct sl_bdev_io *io)
 	return io->internal->user_type;
 }
 
+uint64_t sl_bdev_io_get_submit_tsc(const struct sl_bdev_io *io)
+{
+	return io->internal->submit_tsc;
+}
+
+uint64_t sl_bdev_io_get_complete_tsc(const struct sl_bdev_io *io)
+{
+	return io->internal->complete_tsc;
+}
+
 /* ---- statistics ---- */
 
 void bdev_stat_add(struct sl_bdev_io_stat *d, const struct sl_bdev_io_stat *s)
@@ -310,8 +330,10 @@ static void account(struct sl_bdev_io *io)
 {
 	struct sl_bdev_io_internal *in = io->internal;
 	struct sl_bdev_io_stat *st = &in->ch->stat;
-	uint64_t ticks = sl_get_ticks() - in->submit_tsc;
-	uint64_t bytes = io->u.bdev.num_blocks * io->bdev->blocklen;
+	uint64_t ticks, bytes = io->u.bdev.num_blocks * io->bdev->blocklen;
+
+	in->complete_tsc = sl_get_ticks();
+	ticks = in->complete_tsc - in->submit_tsc;
 
 	if (in->status != SL_BDEV_IO_STATUS_SUCCESS) {
 		st->num_errors++;
@@ -624,6 +646,10 @@ static void io_submit(struct sl_bdev_io *io)
 			in->is_split_parent = true;
 			in->split_offset = io->u.bdev.offset_blocks;
 			in->split_remaining = io->u.bdev.num_blocks;
+			in->split_outstanding = 0;
+			in->split_iov_idx = 0;
+			in->split_iov_off = 0;
+			in->split_failed = false;
 			split_continue(io);
 			return;
 		}
