@@ -85,6 +85,8 @@ void sl_thread_destroy(struct sl_thread *thread);
  * them. Returns SL_POLLER_BUSY if anything did work.
  */
 int sl_thread_poll(struct sl_thread *thread, uint32_t max_msgs, uint64_t now);
+/* Ticks when the thread's last sl_thread_poll ended (the scheduler reuses it as "now"). */
+uint64_t sl_thread_get_last_tsc(const struct sl_thread *thread);
 /* Tick at which the earliest timed poller is due; 0 when there is none. */
 uint64_t sl_thread_next_poller_expiration(const struct sl_thread *thread);
 /* True when the thread has queued messages (any OS thread may ask). */

@@ -331,6 +331,11 @@ static void heap_remove(struct sl_thread *t, struct sl_poller *p)
 		heap_sift_down(t, i);
 }
 
+uint64_t sl_thread_get_last_tsc(const struct sl_thread *thread)
+{
+	return thread->last_tsc;
+}
+
 uint64_t sl_thread_next_poller_expiration(const struct sl_thread *thread)
 {
 	return thread->heap_len ? thread->heap[0]->next_run : 0;
@@ -529,6 +534,7 @@ int sl_thread_poll(struct sl_thread *thread, uint32_t max_msgs, uint64_t now)
 	}
 
 	end = sl_get_ticks();
+	thread->last_tsc = end;
 	if (busy)
 		thread->stats.busy_tsc += end - now;
 	else

@@ -60,6 +60,7 @@ struct sl_thread {
 	struct channel_list channels; /* guarded by g_thread_lock */
 
 	uint64_t exit_start_tsc;
+	uint64_t last_tsc; /* when the last sl_thread_poll ended */
 	struct sl_thread_stats stats;
 	TAILQ_ENTRY(sl_thread) link;
 	char ctx[] __attribute__((aligned(64)));
