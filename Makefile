@@ -138,3 +138,55 @@ format:
 format-check:
 	@out=$$(clang-format --dry-run $$(git ls-files '*.c' '*.h') 2>&1); \
 	if [ -n "$$out" ]; then echo "$$out" | head -40; echo "format-check: run make format"; exit 1; fi
+
+# ---- fio plugin ----------------------------------------------------------
+# build/fio/sluice_bdev: fio external ioengine (ioengine=external:<path>),
+# compiled against a configured source tree of the installed fio version:
+# CONFIG_FIO_SOURCE_DIR (./configure --with-fio=DIR), else the tree that
+# scripts/pkgdep.sh prepares. Without either, `all` skips the plugin.
+FIO_PKGDEP_SRC := /var/tmp/sluice-fio-src/current/src
+ifeq ($(CONFIG_FIO_SOURCE_DIR),none)
+FIO_SRC_DIR :=
+else ifneq ($(CONFIG_FIO_SOURCE_DIR),)
+FIO_SRC_DIR := $(CONFIG_FIO_SOURCE_DIR)
+else
+FIO_SRC_DIR := $(if $(wildcard $(FIO_PKGDEP_SRC)/config-host.h),$(FIO_PKGDEP_SRC))
+endif
+
+FIO_PLUGIN := $(BUILD)/fio/sluice_bdev
+FIO_PLUGIN_OBJS := $(patsubst %.c,$(OBJ)/%.o,$(sort $(wildcard fio/sluice_bdev/*.c)))
+FIO_PLUGIN_MAP := fio/sluice_bdev/exports.map
+
+.PHONY: fio-plugin fio-plugin-skip
+
+ifneq ($(FIO_SRC_DIR),)
+all: $(FIO_PLUGIN)
+fio-plugin: $(FIO_PLUGIN)
+
+# fio's headers are not -Wextra clean: -isystem keeps their warnings out.
+$(OBJ)/fio/%.o: CFLAGS += -isystem $(FIO_SRC_DIR) -include $(FIO_SRC_DIR)/config-host.h
+
+# A shared object with the Sluice archives (and static DPDK, built PIC) inside;
+# -z nodelete: fio dlclose()s the engine after each job, but the environment
+# thread lives until exit.
+$(FIO_PLUGIN): $(FIO_PLUGIN_OBJS) $(ALL_LIB_ARCHIVES) $(FIO_PLUGIN_MAP)
+	@mkdir -p $(@D)
+	$(if $(Q),@echo "  LD $@")
+	$(Q)$(CC) $(LDFLAGS) -shared -Wl,-z,nodelete -Wl,--version-script=$(FIO_PLUGIN_MAP) \
+		-o $@ $(FIO_PLUGIN_OBJS) $(LINK_SLUICE) $(SYS_LIBS)
+	@src=$$(sed -n 's/^DEF_VER=//p' $(FIO_SRC_DIR)/FIO-VERSION-GEN 2>/dev/null); \
+	inst=$$(fio --version 2>/dev/null || true); \
+	if [ -n "$$inst" ] && [ -n "$$src" ] && [ "$$inst" != "$$src" ]; then \
+		echo "warning: $@ is built against $$src headers ($(FIO_SRC_DIR)) but the" \
+			"installed fio is $$inst: rerun scripts/pkgdep.sh" >&2; \
+	fi
+else
+all: fio-plugin-skip
+fio-plugin-skip:
+	@echo "  SKIP $(FIO_PLUGIN): no configured fio source (run scripts/pkgdep.sh as root," \
+		"or ./configure --with-fio=DIR)"
+fio-plugin:
+	@echo "no configured fio source: run scripts/pkgdep.sh as root (fetches the installed" \
+		"fio's source into $(FIO_PKGDEP_SRC)), or ./configure --with-fio=DIR" >&2; exit 1
+endif
+# ---- end fio plugin ----

@@ -55,4 +55,41 @@ if [ "${#missing[@]}" -gt 0 ]; then
 	echo "pkgdep.sh: installing ${missing[*]}"
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+# ---- fio source for the fio plugin ----
+# build/fio/sluice_bdev is compiled against the headers of the fio that is
+# installed (fio rejects an engine built for another FIO_IOOPS_VERSION). Fetch
+# that exact version's Debian source once into /var/tmp/sluice-fio-src/<version>/src
+# (outside the repository: survives make clean and is never committed) and run
+# its ./configure for config-host.h; fio itself is not built. The Makefile finds
+# it through the symlink /var/tmp/sluice-fio-src/current, unless
+# ./configure --with-fio=DIR names another configured tree. Failure here only
+# warns: everything except the plugin builds without it.
+fio_src_root=/var/tmp/sluice-fio-src
+fio_prepare() {
+	local ver dir tmp
+	ver=$(dpkg-query -W -f='${Version}' fio 2>/dev/null) || return 0
+	[ -n "$ver" ] || return 0
+	dir=$fio_src_root/${ver//:/_}
+	if [ ! -f "$dir/src/config-host.h" ]; then
+		echo "pkgdep.sh: fetching the source of fio $ver for the fio plugin"
+		mkdir -p "$fio_src_root"
+		tmp=$(mktemp -d "$fio_src_root/.prepare.XXXXXX")
+		chmod 755 "$tmp"
+		if ! (cd "$tmp" && apt-get source -qq --download-only "fio=$ver" >/dev/null 2>&1 &&
+			dpkg-source -q -x ./*.dsc src >/dev/null 2>&1 &&
+			cd src && ./configure --disable-native --prefix=/usr >configure.out 2>&1 &&
+			[ -f config-host.h ]); then
+			rm -rf "$tmp"
+			echo "pkgdep.sh: warning: could not fetch or configure the fio $ver source" \
+				"(deb-src for bookworm in $sources?); build/fio/sluice_bdev will not be built" >&2
+			return 0
+		fi
+		rm -rf "$dir"
+		mv "$tmp" "$dir"
+	fi
+	ln -sfn "$(basename "$dir")" "$fio_src_root/current"
+}
+fio_prepare
+# ---- end fio source ----
 exit 0
