@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Start sluice_tgt on the built-in default config (what `make run` does after
-# building). Run-time files live under $SLUICE_RUN_DIR (default /var/tmp/sluice);
+# building): bdev Disk0, a 1 GiB file ($SLUICE_DISK_MB MiB) served by the uring
+# module. Run-time files live under $SLUICE_RUN_DIR (default /var/tmp/sluice);
 # the RPC socket is $SLUICE_RPC_SOCKET (default /var/tmp/sluice.sock).
 # Extra arguments go to sluice_tgt (e.g. -m 0x3).
 set -euo pipefail
@@ -10,7 +11,14 @@ BUILD=${BUILD:-build}
 RUN_DIR=${SLUICE_RUN_DIR:-/var/tmp/sluice}
 RPC_SOCK=${SLUICE_RPC_SOCKET:-/var/tmp/sluice.sock}
 
+DISK_MB=${SLUICE_DISK_MB:-1024}
+
 mkdir -p "$RUN_DIR"
+# Disk0: a 1 GiB file-backed (uring) bdev; kept across runs so its data persists.
+if [ ! -f "$RUN_DIR/disk0.img" ]; then
+	truncate -s "${DISK_MB}M" "$RUN_DIR/disk0.img"
+	echo "Created $RUN_DIR/disk0.img (${DISK_MB} MiB) for bdev Disk0"
+fi
 sed -e "s|@RUN_DIR@|$RUN_DIR|g" "$top/etc/default.json.in" >"$RUN_DIR/default.json"
 
 if [ "$(id -u)" -eq 0 ]; then
