@@ -96,6 +96,9 @@ install: all
 	install -m 644 $(ALL_LIB_ARCHIVES) $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(foreach a,$(APPS),$(BUILD)/bin/$(a)) $(DESTDIR)$(PREFIX)/bin/
 	install -m 755 scripts/rpc.py $(DESTDIR)$(PREFIX)/bin/sluice-rpc.py
+	if [ -f $(BUILD)/fio/sluice_bdev ]; then \
+		install -d $(DESTDIR)$(PREFIX)/lib/sluice/fio && \
+		install -m 755 $(BUILD)/fio/sluice_bdev $(DESTDIR)$(PREFIX)/lib/sluice/fio/; fi
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' \
 		-e 's|@LIBS@|$(foreach l,$(LIBS),-lsluice_$(subst /,_,$(l)))|g' \
 		-e 's|@SYS_LIBS@|$(SYS_LIBS)|g' mk/sluice.pc.in \
