@@ -82,57 +82,12 @@ if ! make -s -C "$ROOT" BUILD="$BUILD" "$TARGET" >&2; then
 fi
 rm -f "$PROG.prev"
 
-# Busy and total clock ticks of all CPUs: user nice system irq softirq steal
-# are busy, idle and iowait are not.
-cpu_ticks() {
-	local _cpu user nice system idle iowait irq softirq steal _rest
-	read -r _cpu user nice system idle iowait irq softirq steal _rest </proc/stat
-	echo "$((user + nice + system + irq + softirq + steal)) \
-$((user + nice + system + idle + iowait + irq + softirq + steal))"
-}
+# The quiet-machine check shared with the other benchmarks.
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-# CPU ticks of this shell and its reaped children (utime stime cutime cstime).
-self_ticks() {
-	local s
-	s=$(</proc/$$/stat)
-	s=${s##*) }
-	# shellcheck disable=SC2086
-	set -- $s
-	echo $((${12} + ${13} + ${14} + ${15}))
-}
-
-# Prints other processes' CPU use over ~1 s, in % of one core.
-other_busy_pct() {
-	local b0 t0 s0 b1 t1 s1
-	read -r b0 t0 <<<"$(cpu_ticks)"
-	s0=$(self_ticks)
-	sleep 1
-	read -r b1 t1 <<<"$(cpu_ticks)"
-	s1=$(self_ticks)
-	awk -v b=$((b1 - b0 - (s1 - s0))) -v t=$((t1 - t0)) -v n="$(nproc)" \
-		'BEGIN { if (b < 0) b = 0; printf "%.1f", (t > 0 ? 100 * b * n / t : 0) }'
-}
-
-over() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a > b) }'; }
-
-busy=$(other_busy_pct)
-waited=0
-while over "$busy" "$max_busy" && [ "$waited" -lt "$wait_max" ]; do
-	echo "msg.sh: machine busy (${busy}% of one core used by other processes), re-checking in 30 s" >&2
-	sleep 30
-	waited=$((waited + 30))
-	busy=$(other_busy_pct)
-done
-
-busy_warning() {
-	cat <<EOF
-!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
-!! WARNING: MACHINE BUSY: $1.
-!! Other processes competed for the two polled cores: these numbers are NOT
-!! representative. Reported only because of --force.
-!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
-EOF
-}
+wait_quiet msg.sh "$max_busy" "$wait_max"
+busy=$BUSY
 
 warn=""
 if over "$busy" "$max_busy"; then
@@ -164,7 +119,7 @@ if over "$during" "$max_busy"; then
 fi
 
 model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
-[ -n "$warn" ] && busy_warning "$warn"
+[ -n "$warn" ] && busy_warning "$warn" "the two polled cores"
 echo "machine: ${model:-unknown CPU}, nproc $(nproc), $(uname -sr)"
 echo "quiet check: others used ${busy}% of one core before the run (limit ${max_busy}%)"
 echo "sluice: $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)," \
@@ -173,6 +128,6 @@ echo
 echo "$out"
 if [ -n "$warn" ]; then
 	echo
-	busy_warning "$warn"
+	busy_warning "$warn" "the two polled cores"
 fi
 exit 0
