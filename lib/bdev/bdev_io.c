@@ -650,7 +650,9 @@ static void io_submit(struct sl_bdev_io *io)
 			in->split_iov_idx = 0;
 			in->split_iov_off = 0;
 			in->split_failed = false;
+			in->in_submit = true;
 			split_continue(io);
+			in->in_submit = false;
 			return;
 		}
 		if (t != SL_BDEV_IO_TYPE_WRITE_ZEROES && needs_bounce(io)) {
@@ -741,7 +743,12 @@ static void split_continue(struct sl_bdev_io *parent)
 			return; /* otherwise continues when a child completes */
 		}
 		cin = child->internal;
-		limit = child_limit(parent, zeroes || needs_bounce(parent));
+		/*
+		 * A child may start misaligned inside an aligned parent buffer when
+		 * the alignment exceeds the block size: size it for a bounce buffer.
+		 */
+		limit = child_limit(parent, zeroes || needs_bounce(parent) ||
+						    bdev->internal->buf_align > bdev->blocklen);
 		if (limit && blocks > limit)
 			blocks = limit;
 		if (bdev->split_on_optimal_io_boundary && bdev->optimal_io_boundary) {
@@ -794,7 +801,10 @@ static void split_continue(struct sl_bdev_io *parent)
 	if (pin->split_outstanding == 0 && (pin->split_remaining == 0 || pin->split_failed)) {
 		if (!pin->split_failed)
 			pin->status = SL_BDEV_IO_STATUS_SUCCESS;
-		user_complete(parent);
+		if (pin->in_submit)
+			complete_async(parent, pin->status); /* never inside the submit call */
+		else
+			user_complete(parent);
 	}
 }
 

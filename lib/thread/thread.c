@@ -86,6 +86,14 @@ struct sl_thread *sl_thread_create(const char *name, int32_t core)
 	return t;
 }
 
+/* The scheduler must forget a poller's fd before the poller's memory goes. */
+static void poller_drop_wake_fd(struct sl_poller *p)
+{
+	if (p->wake_fd >= 0 && g_ops && g_ops->wake_fd)
+		g_ops->wake_fd(p->thread, p, p->wake_fd, false);
+	p->wake_fd = -1;
+}
+
 void sl_thread_destroy(struct sl_thread *thread)
 {
 	if (!thread)
@@ -103,10 +111,13 @@ void sl_thread_destroy(struct sl_thread *thread)
 		struct sl_poller *p = TAILQ_FIRST(&thread->busy_pollers);
 
 		TAILQ_REMOVE(&thread->busy_pollers, p, link);
+		poller_drop_wake_fd(p);
 		free(p);
 	}
-	for (size_t i = 0; i < thread->heap_len; i++)
+	for (size_t i = 0; i < thread->heap_len; i++) {
+		poller_drop_wake_fd(thread->heap[i]);
 		free(thread->heap[i]);
+	}
 	while (thread->free_pollers) {
 		struct sl_poller *p = thread->free_pollers;
 
