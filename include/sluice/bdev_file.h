@@ -53,6 +53,16 @@ int sl_bdev_file_open(struct sl_bdev_file *f, const char *filename, uint32_t blo
 		      bool readonly, char *err, size_t errlen);
 void sl_bdev_file_close(struct sl_bdev_file *f);
 
+struct sl_bdev;
+struct sl_uuid;
+/*
+ * Fill the parts of a file bdev that come from its file: name (strdup'ed),
+ * product name, geometry, write cache, O_DIRECT alignment and uuid (NULL:
+ * generated at registration). Returns 0 or -ENOMEM.
+ */
+int sl_bdev_file_fill_bdev(const struct sl_bdev_file *f, struct sl_bdev *bdev, const char *name,
+			   const char *product_name, const struct sl_uuid *uuid);
+
 /* Synchronous deallocate / zero of a byte range. Return 0 or -errno. */
 int sl_bdev_file_discard(const struct sl_bdev_file *f, uint64_t offset, uint64_t len);
 int sl_bdev_file_zero(const struct sl_bdev_file *f, uint64_t offset, uint64_t len);

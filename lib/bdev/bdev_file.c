@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Opening the backing file of a file-based bdev (aio, uring); see sluice/bdev_file.h. */
 #include "sluice/bdev_file.h"
+#include "sluice/bdev_module.h"
 
 #include "sluice/log.h"
 #include "sluice/util.h"
@@ -307,4 +308,20 @@ int sl_bdev_file_zero(const struct sl_bdev_file *f, uint64_t offset, uint64_t le
 			     ? -errno
 			     : 0;
 	return rc;
+}
+
+int sl_bdev_file_fill_bdev(const struct sl_bdev_file *f, struct sl_bdev *bdev, const char *name,
+			   const char *product_name, const struct sl_uuid *uuid)
+{
+	bdev->name = strdup(name);
+	if (!bdev->name)
+		return -ENOMEM;
+	bdev->product_name = (char *)product_name;
+	bdev->blocklen = f->block_size;
+	bdev->blockcnt = f->num_blocks;
+	bdev->write_cache = true;
+	bdev->required_alignment = f->dio_align;
+	if (uuid)
+		bdev->uuid = *uuid;
+	return 0;
 }

@@ -573,18 +573,10 @@ int bdev_aio_create(const struct bdev_aio_opts *opts, char *err, size_t errlen)
 		return rc;
 	}
 	disk->fallocate = opts->fallocate;
-	disk->bdev.name = strdup(opts->name);
-	if (!disk->bdev.name) {
+	if (sl_bdev_file_fill_bdev(&disk->file, &disk->bdev, opts->name, "AIO disk", opts->uuid)) {
 		aio_disk_free(disk);
 		return -ENOMEM;
 	}
-	disk->bdev.product_name = "AIO disk";
-	disk->bdev.blocklen = disk->file.block_size;
-	disk->bdev.blockcnt = disk->file.num_blocks;
-	disk->bdev.write_cache = true;
-	disk->bdev.required_alignment = disk->file.dio_align;
-	if (opts->uuid)
-		disk->bdev.uuid = *opts->uuid;
 	disk->bdev.ctxt = disk;
 	disk->bdev.fn_table = &g_aio_fn_table;
 	disk->bdev.module = &g_aio_module;

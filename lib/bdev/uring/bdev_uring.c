@@ -604,18 +604,11 @@ int bdev_uring_create(const struct bdev_uring_opts *opts, char *err, size_t errl
 		free(disk);
 		return rc;
 	}
-	disk->bdev.name = strdup(opts->name);
-	if (!disk->bdev.name) {
+	if (sl_bdev_file_fill_bdev(&disk->file, &disk->bdev, opts->name, "URING bdev",
+				   opts->uuid)) {
 		uring_disk_free(disk);
 		return -ENOMEM;
 	}
-	disk->bdev.product_name = "URING bdev";
-	disk->bdev.blocklen = disk->file.block_size;
-	disk->bdev.blockcnt = disk->file.num_blocks;
-	disk->bdev.write_cache = true;
-	disk->bdev.required_alignment = disk->file.dio_align;
-	if (opts->uuid)
-		disk->bdev.uuid = *opts->uuid;
 	disk->bdev.ctxt = disk;
 	disk->bdev.fn_table = &g_uring_fn_table;
 	disk->bdev.module = &g_uring_module;
