@@ -5,7 +5,7 @@
  * (callbacks in order, once each, bytes intact across partial sends), many
  * small requests in one sendmsg, peer close, close with queued requests,
  * group add/remove, the wake fd, the receive pipe, MSG_ZEROCOPY with its
- * error-queue notifications, options.
+ * error-queue notifications, options, RPCs and save_config.
  *
  * Waits are bounded loops over non-blocking calls, never sleeps.
  */
@@ -23,6 +23,8 @@
 
 #include "../ut_common.h"
 
+#include "sluice/event.h"
+#include "sluice/rpc.h"
 #include "sluice/sock.h"
 
 /* Counters are not public API: read them through the library's private header. */
@@ -937,6 +939,136 @@ static void test_opts(void **state)
 	}
 }
 
+/* ---- RPCs and save_config (implementation independent) ---- */
+
+struct rpc_res {
+	bool done;
+	bool is_error;
+	json_t *resp;
+};
+
+static void rpc_cpl(void *ctx, const json_t *response, bool is_error)
+{
+	struct rpc_res *r = ctx;
+
+	r->is_error = is_error;
+	r->resp = response ? json_deep_copy(response) : NULL;
+	r->done = true;
+}
+
+/* Synchronous methods answer inside the call. Steals params. */
+static json_t *rpc(const char *method, json_t *params, bool *is_error)
+{
+	struct rpc_res r = { 0 };
+
+	assert_int_equal(sl_rpc_call_local(method, params, rpc_cpl, &r), 0);
+	json_decref(params);
+	assert_true(r.done);
+	*is_error = r.is_error;
+	return r.resp;
+}
+
+static void test_rpc(void **state)
+{
+	struct sl_sock_impl_opts o;
+	json_t *res, *config, *entry;
+	bool err;
+	size_t i;
+	int found_default = 0, found_posix = 0;
+
+	(void)state;
+	sl_rpc_set_state(SL_RPC_STARTUP);
+	res = rpc("sock_impl_get_options", json_pack("{s:s}", "impl_name", "posix"), &err);
+	assert_false(err);
+	{
+		static const char *const keys[] = { "recv_buf_size",
+						    "send_buf_size",
+						    "enable_recv_pipe",
+						    "enable_quickack",
+						    "enable_placement_id",
+						    "enable_zerocopy_send_server",
+						    "enable_zerocopy_send_client",
+						    "zerocopy_threshold" };
+
+		for (i = 0; i < UT_COUNTOF(keys); i++)
+			assert_non_null(json_object_get(res, keys[i]));
+	}
+	assert_int_equal(json_integer_value(json_object_get(res, "enable_placement_id")), 0);
+	json_decref(res);
+
+	res = rpc("sock_impl_set_options",
+		  json_pack("{s:s, s:i, s:b, s:i}", "impl_name", "posix", "recv_buf_size", 262144,
+			    "enable_zerocopy_send_server", true, "enable_placement_id", 0),
+		  &err);
+	assert_false(err);
+	json_decref(res);
+	assert_int_equal(sl_sock_impl_get_opts("posix", &o), 0);
+	assert_int_equal(o.recv_buf_size, 262144);
+	assert_true(o.enable_zerocopy_send_server);
+	/* Absent fields kept their values. */
+	assert_int_equal(o.send_buf_size, g_saved_opts.send_buf_size);
+	assert_int_equal(o.recv_pipe_size, g_saved_opts.recv_pipe_size);
+
+	res = rpc("sock_impl_set_options", json_pack("{s:s}", "impl_name", "nope"), &err);
+	assert_true(err);
+	json_decref(res);
+	res = rpc("sock_impl_set_options",
+		  json_pack("{s:s, s:i}", "impl_name", "posix", "enable_placement_id", 1), &err);
+	assert_true(err);
+	json_decref(res);
+	res = rpc("sock_impl_set_options",
+		  json_pack("{s:s, s:s}", "impl_name", "posix", "recv_buf_size", "big"), &err);
+	assert_true(err);
+	json_decref(res);
+	res = rpc("sock_impl_get_options", json_pack("{s:s}", "impl_name", "nope"), &err);
+	assert_true(err);
+	json_decref(res);
+	res = rpc("sock_set_default_impl", json_pack("{s:s}", "impl_name", "nope"), &err);
+	assert_true(err);
+	json_decref(res);
+	res = rpc("sock_set_default_impl", json_pack("{s:s}", "impl_name", "posix"), &err);
+	assert_false(err);
+	json_decref(res);
+
+	/* save_config: the default, then every implementation's options. */
+	config = json_array();
+	sl_subsystem_find("sock")->write_config_json(config);
+	json_array_foreach(config, i, entry) {
+		const char *m = json_string_value(json_object_get(entry, "method"));
+		json_t *params = json_object_get(entry, "params");
+
+		if (!strcmp(m, "sock_set_default_impl")) {
+			assert_int_equal(i, 0);
+			assert_string_equal(json_string_value(json_object_get(params, "impl_name")),
+					    "posix");
+			found_default++;
+		} else {
+			assert_string_equal(m, "sock_impl_set_options");
+			if (!strcmp(json_string_value(json_object_get(params, "impl_name")),
+				    "posix")) {
+				assert_int_equal(json_integer_value(
+							 json_object_get(params, "recv_buf_size")),
+						 262144);
+				found_posix++;
+			}
+			/* Replaying the entry is accepted. */
+			res = rpc(m, json_incref(params), &err);
+			assert_false(err);
+			json_decref(res);
+		}
+	}
+	assert_int_equal(found_default, 1);
+	assert_int_equal(found_posix, 1);
+	json_decref(config);
+	assert_int_equal(sl_sock_impl_set_opts("posix", &g_saved_opts), 0);
+}
+
+static int setup_rpc(void **state)
+{
+	(void)state;
+	return sl_sock_impl_get_opts("posix", &g_saved_opts);
+}
+
 static const struct ut_param g_posix4 = { "posix", "127.0.0.1" };
 static const struct ut_param g_posix6 = { "posix", "::1" };
 
@@ -975,6 +1107,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		SOCK_TESTS(g_posix4),
 		SOCK_TESTS(g_posix6),
+		cmocka_unit_test_setup(test_rpc, setup_rpc),
 	};
 
 	ut_apply_filter();
