@@ -76,6 +76,7 @@ nvme get-feature "/dev/$ctrl" --feature-id=7 >/tmp/feat.txt && echo "get_feature
 cat /tmp/feat.txt >&2
 qps=$(rpc nvmf_subsystem_get_qpairs "$nqn")
 echo "io_qpairs=$(jget 'len([q for q in d if q["qid"] > 0])' <<<"$qps")"
+echo "queue_count=$(cat "/sys/class/nvme/$ctrl/queue_count")"
 
 vm_fio_verify "$dev" 16M --rw=randwrite --bs=4k --iodepth=32 --numjobs=2 --offset_increment=32M --group_reporting &&
 	echo "fio_4k=passed"
@@ -164,6 +165,7 @@ expect_eq "smart-log" "$(get smart_log)" ok
 expect_eq "get-log" "$(get get_log)" ok
 expect_eq "get-feature" "$(get get_feature)" ok
 expect_eq "I/O qpairs of the kernel host (--nr-io-queues=2)" "$(get io_qpairs)" 2
+expect_eq "kernel host queue_count (admin + 2 I/O)" "$(get queue_count)" 3
 expect_eq "fio 4 KiB randwrite QD32 x2 jobs verify" "$(get fio_4k)" passed
 expect_eq "fio 128 KiB write QD32 verify" "$(get fio_128k)" passed
 expect_eq "controller freed after nvme disconnect" "$(get freed_after_disconnect)" yes
