@@ -346,6 +346,24 @@ def c_sqflow(x):
     c.close()
 
 
+def c_hpda(x):
+    """ICReq with HPDA 3: C2HData must start its data on a 16-byte boundary."""
+    try:
+        c = x.ctrl(hpda=3)
+    except (nh.ConnectionClosed, nh.TermReqError, nh.Timeout) as e:
+        fact('ICReq with HPDA 3 -> %s: %s' % (type(e).__name__, e))
+        if x.a.mode != 'observe':
+            check(False, 'ICReq with HPDA 3 accepted')
+        return
+    q = c.connect_io_queue(1, hpda=3)
+    bs = c.block_size(x.a.nsid)
+    d = nh.pattern(8 * bs, 0xA000 + x.seed)
+    q.write(x.a.nsid, 700, d)
+    expect_eq('read with HPDA 3 (C2HData pdo checked on receipt)', q.read(x.a.nsid, 700, 8) == d, True)
+    fact('HPDA 3: ICResp %s' % q.q.icresp)
+    c.close()
+
+
 # ---------------------------------------------------------------------------
 # Bad input. Every probe ends with still_works().
 # ---------------------------------------------------------------------------
@@ -755,7 +773,7 @@ def c_bad_many(x):
 
 CHECKS = {
     'discovery': c_discovery, 'identify': c_identify, 'verify': c_verify, 'digests': c_digests,
-    'r2t': c_r2t, 'segmented': c_segmented, 'queues': c_queues, 'sqflow': c_sqflow,
+    'r2t': c_r2t, 'segmented': c_segmented, 'queues': c_queues, 'sqflow': c_sqflow, 'hpda': c_hpda,
     'bad-pdu': c_bad_pdu_header, 'bad-digest': c_bad_digest, 'bad-sgl': c_bad_sgl,
     'bad-length': c_bad_length, 'bad-connect': c_bad_connect, 'bad-close': c_bad_close,
     'bad-many': c_bad_many,

@@ -629,6 +629,9 @@ class Queue:
                 raise ProtocolError('C2HData for unknown cid %d' % cccid)
             if datal != len(pdu.data):
                 raise ProtocolError('C2HData datal %d but %d data bytes' % (datal, len(pdu.data)))
+            if pdu.pdo % ((self.hpda + 1) * 4):
+                raise ProtocolError('C2HData pdo %d not aligned to HPDA %d (%d bytes)' % (
+                    pdu.pdo, self.hpda, (self.hpda + 1) * 4))
             if datao != req.rgot:
                 raise ProtocolError('C2HData datao %d, expected %d (in order)' % (datao, req.rgot))
             if datao + datal > req.rlen:
@@ -982,7 +985,7 @@ class Controller:
     def connect_io_queue(self, qid, sqsize=31, **kw):
         if self.idctrl is None:
             self.idctrl = self.identify_ctrl()
-        q = self.new_queue(**{k: v for k, v in kw.items() if k in ('segment', 'hdgst', 'ddgst', 'timeout')})
+        q = self.new_queue(**{k: v for k, v in kw.items() if k in ('segment', 'hdgst', 'ddgst', 'timeout', 'hpda')})
         q.incapsule = max(0, self.idctrl['ioccsz'] * 16 - 64)
         q.connect(qid, self.subnqn, self.hostnqn, self.hostid, self.cntlid, sqsize=sqsize,
                   disable_sqflow=kw.get('disable_sqflow', self.disable_sqflow))

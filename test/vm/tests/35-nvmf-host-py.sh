@@ -34,6 +34,8 @@ python3 "$checks" -n "$nqn" --disc-port 8009 --expect-trsvcid 8009 discovery || 
 python3 "$checks" -n "$nqn" --disc-port 4420 --expect-trsvcid 4420 discovery || rc=1
 python3 "$checks" -n "$nqn" --ns-bytes 67108864 --model Linux \
 	identify verify digests r2t segmented queues sqflow || rc=1
+# HPDA other than 0: recorded (observe mode), see the facts.
+python3 "$checks" -n "$nqn" --mode observe hpda || rc=1
 echo "positive_rc=$rc"
 # The CLI: discover and a write/read verify with both digests.
 python3 "$host" -s 8009 discover >/tmp/disc.json && grep -q "\"subnqn\": \"$nqn\"" /tmp/disc.json &&
