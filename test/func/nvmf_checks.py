@@ -6,7 +6,8 @@ Linux kernel target).
     nvmf_checks.py -a ADDR -s PORT -n NQN [--disc-port P] [options] CHECK...
 
 Checks (see CHECKS below): discovery, identify, verify, digests, r2t,
-segmented, queues, sqflow, and the bad-input probes bad-*. Each prints
+segmented, queues, sqflow, hpda, keepalive, aen (needs --hotadd-cmd), and
+the bad-input probes bad-*. Each prints
 "ok: ..." lines and "fact: ..." lines (observations worth recording); a
 failed assertion prints "FAIL: ..." and the run exits 1 after the
 remaining checks.
@@ -343,6 +344,59 @@ def c_sqflow(x):
     q = c.connect_io_queue(1)
     q.read(x.a.nsid, 500, 8)
     expect_eq('C2HData SUCCESS with SQ flow control on', q.q.stats['c2h_success'], 0)
+    c.close()
+
+
+def c_aen(x):
+    """Asynchronous Event Request + a namespace added while connected
+    (--hotadd-cmd runs the addition): the AER completes with Notice /
+    Namespace Attribute Changed / log page 04h, the Changed Namespace List
+    names the new NSID, and it is active and readable."""
+    if not x.a.hotadd_cmd:
+        raise CheckFailed('aen needs --hotadd-cmd')
+    import subprocess
+    c = x.ctrl()
+    c.set_features(nh.FID_ASYNC_EVENT_CFG, 1 << 8)  # Namespace Attribute Notices
+    before = c.active_ns_list()
+    check(x.a.hotadd_nsid not in before, 'nsid %d not active before (%s)' % (x.a.hotadd_nsid, before))
+    aer = c.admin.submit(nh.Sqe(nh.ADM_ASYNC_EVENT))
+    subprocess.run(x.a.hotadd_cmd, shell=True, check=True)
+    c.admin.wait(aer, timeout=30)
+    dw0 = aer.cqe.dw0
+    fact('AER after the namespace was added: %s' % aer.cqe.as_dict())
+    check(aer.cqe.ok, 'AER completed successfully')
+    expect_eq('AER event type (Notice)', dw0 & 0x7, 2)
+    expect_eq('AER event info (Namespace Attribute Changed)', (dw0 >> 8) & 0xFF, 0)
+    expect_eq('AER log page', (dw0 >> 16) & 0xFF, nh.LID_CHANGED_NS)
+    log = c.get_log_page(nh.LID_CHANGED_NS, 4096, rae=False)
+    changed = [n for n in struct.unpack('<1024I', log) if n]
+    check(x.a.hotadd_nsid in changed, 'Changed Namespace List %s names nsid %d' % (changed, x.a.hotadd_nsid))
+    after = c.active_ns_list()
+    check(x.a.hotadd_nsid in after, 'active NS list %s has nsid %d' % (after, x.a.hotadd_nsid))
+    ns = c.identify_ns(x.a.hotadd_nsid)
+    check(ns['nsze'] > 0, 'identify of the new namespace: %d blocks of %d' % (ns['nsze'], ns['block_size']))
+    q = c.connect_io_queue(1)
+    d = nh.pattern(ns['block_size'] * 2, 0xB000 + x.seed)
+    q.write(x.a.hotadd_nsid, 10, d)
+    expect_eq('write/read on the new namespace', q.read(x.a.hotadd_nsid, 10, 2) == d, True)
+    c.close()
+
+
+def c_keepalive(x):
+    """KATO 2 s: Keep Alive every 0.5 s keeps the controller for 5 s; then
+    silence, and the target ends the association (closes the connection)."""
+    c = x.ctrl(kato=2000)
+    t = time.monotonic()
+    while time.monotonic() - t < 5:
+        c.keep_alive()
+        time.sleep(0.5)
+    c.identify_ctrl()
+    ok('Keep Alive every 0.5 s kept a 2 s KATO controller for 5 s')
+    t = time.monotonic()
+    closed = c.admin.wait_closed(30)
+    check(closed, 'silent host: the target closed the connection after %.1f s (KATO 2 s)' % (
+        time.monotonic() - t))
+    fact('KATO 2000 ms: connection closed %.1f s after the last command' % (time.monotonic() - t))
     c.close()
 
 
@@ -774,6 +828,7 @@ def c_bad_many(x):
 CHECKS = {
     'discovery': c_discovery, 'identify': c_identify, 'verify': c_verify, 'digests': c_digests,
     'r2t': c_r2t, 'segmented': c_segmented, 'queues': c_queues, 'sqflow': c_sqflow, 'hpda': c_hpda,
+    'aen': c_aen, 'keepalive': c_keepalive,
     'bad-pdu': c_bad_pdu_header, 'bad-digest': c_bad_digest, 'bad-sgl': c_bad_sgl,
     'bad-length': c_bad_length, 'bad-connect': c_bad_connect, 'bad-close': c_bad_close,
     'bad-many': c_bad_many,
@@ -796,6 +851,8 @@ def main():
     p.add_argument('--model')
     p.add_argument('--ns-bytes', type=int, default=0)
     p.add_argument('--queues', type=int, default=4)
+    p.add_argument('--hotadd-cmd', help='shell command that adds a namespace (aen check)')
+    p.add_argument('--hotadd-nsid', type=int, default=2)
     p.add_argument('--connections', type=int, default=1000)
     p.add_argument('--mode', choices=('strict', 'observe'), default='strict')
     p.add_argument('-t', '--timeout', type=float, default=10.0)
@@ -804,7 +861,7 @@ def main():
     names = []
     for c in a.checks:
         if c == 'all':
-            names += [n for n in CHECKS if not n.startswith('bad')]
+            names += [n for n in CHECKS if not n.startswith('bad') and n != 'aen']
         elif c == 'bad':
             names += [n for n in CHECKS if n.startswith('bad')]
         else:

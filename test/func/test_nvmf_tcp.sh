@@ -3,7 +3,8 @@
 # (TCP transport, a subsystem with a malloc namespace, a listener, the
 # discovery listener), checked on the wire with nvmf_host.py: discovery log,
 # identify values, write/read verify with digests off and on, R2T writes,
-# 1-byte segmented PDUs, several I/O queues, SQ flow control off; the
+# 1-byte segmented PDUs, several I/O queues, SQ flow control off, HPDA,
+# keep-alive timeout, AEN for a namespace added while connected; the
 # allow-list refuses other hosts; what the nvmf_* RPCs report while hosts are
 # connected; save_config -> restart with --json -> the same subsystems.
 # Skips (77) while sluice_tgt has no NVMe-oF target.
@@ -33,10 +34,15 @@ rpc nvmf_subsystem_add_listener "$DISCOVERY_NQN" -t tcp -a 127.0.0.1 -s "$DPORT"
 # ---- the wire
 nvmf_checks -s "$PORT" -n "$NQN" --disc-port "$DPORT" --serial "$SERIAL" --model "$MODEL" \
 	--ns-bytes $((64 << 20)) --queues 4 \
-	discovery identify verify digests r2t segmented queues sqflow hpda >"$TEST_DIR/checks.out" 2>&1 ||
+	discovery identify verify digests r2t segmented queues sqflow hpda keepalive >"$TEST_DIR/checks.out" 2>&1 ||
 	{ cat "$TEST_DIR/checks.out"; fail "nvmf_checks.py failed"; }
 grep '^fact:' "$TEST_DIR/checks.out"
 tgt_alive "positive checks"
+# A namespace added while a host is connected: AEN, Changed Namespace List.
+rpc bdev_malloc_create 16 4096 -b Malloc2 >/dev/null
+nvmf_checks -s "$PORT" -n "$NQN" --hotadd-nsid 2 \
+	--hotadd-cmd "$PY $RPC_PY -s $TGT_SOCK nvmf_subsystem_add_ns $NQN Malloc2" aen >"$TEST_DIR/aen.out" 2>&1 ||
+	{ cat "$TEST_DIR/aen.out"; fail "namespace hot-add AEN"; }
 
 # The CLI, with both digests and a write larger than in-capsule.
 out=$(nvmf_host -s "$PORT" -n "$NQN" -g -G verify --length 262144) || fail "nvmf_host.py verify: $out"
@@ -82,7 +88,7 @@ la = s['listen_addresses']
 assert any(l['trtype'].upper() == 'TCP' and l['traddr'] == '127.0.0.1' and l['trsvcid'] == port
            and l['adrfam'].upper() == 'IPV4' for l in la), la
 ns = s['namespaces']
-assert [(n['nsid'], n['bdev_name']) for n in ns] == [(1, 'Malloc0')], ns
+assert [(n['nsid'], n['bdev_name']) for n in ns] == [(1, 'Malloc0'), (2, 'Malloc2')], ns
 s2 = subs[nqn2]
 assert s2['allow_any_host'] is False, s2
 assert [h['nqn'] for h in s2['hosts']] == [host_ok], s2

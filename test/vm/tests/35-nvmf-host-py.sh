@@ -16,7 +16,7 @@ nqn=nqn.2024-01.io.sluice:kernel-target
 checks=$SL_REPO/test/func/nvmf_checks.py
 host=$SL_REPO/test/func/nvmf_host.py
 
-modprobe brd rd_nr=1 rd_size=65536
+modprobe brd rd_nr=2 rd_size=65536
 vm_nvmet_tcp_export "$nqn" /dev/ram0 4420
 # A second port for discovery (nvme-cli's default 8009), same subsystem.
 p=/sys/kernel/config/nvmet/ports/8009
@@ -36,6 +36,11 @@ python3 "$checks" -n "$nqn" --ns-bytes 67108864 --model Linux \
 	identify verify digests r2t segmented queues sqflow || rc=1
 # HPDA other than 0: recorded (observe mode), see the facts.
 python3 "$checks" -n "$nqn" --mode observe hpda || rc=1
+python3 "$checks" -n "$nqn" keepalive || rc=1
+# A namespace added while connected (configfs nsid 2 on the second RAM disk).
+ns2=/sys/kernel/config/nvmet/subsystems/$nqn/namespaces/2
+python3 "$checks" -n "$nqn" --hotadd-cmd "mkdir $ns2 && echo -n /dev/ram1 >$ns2/device_path && echo 1 >$ns2/enable" \
+	aen || rc=1
 echo "positive_rc=$rc"
 # The CLI: discover and a write/read verify with both digests.
 python3 "$host" -s 8009 discover >/tmp/disc.json && grep -q "\"subnqn\": \"$nqn\"" /tmp/disc.json &&
