@@ -665,6 +665,8 @@ def c_bad_length(x):
             if o[0] != 'resp':
                 c.close()
                 c, q = connected_queue(x, 1)
+        else:
+            fact('twice MDTS is more than 65536 blocks: the past-MDTS probe is not applicable')
     else:
         fact('MDTS 0 (no limit): the past-MDTS probe is not applicable')
     # In-capsule data larger than the in-capsule size (IOCCSZ).
@@ -736,6 +738,13 @@ def c_bad_connect(x):
                 ipo=nh.CONNECT_SQE_SQSIZE, iattr=0)
     try_connect('Connect of an I/O queue to cntlid 0xfff0 (no such controller)', qid=1, cntlid=0xFFF0,
                 allowed={(1, 0x82)}, ipo=nh.CONNECT_DATA_CNTLID, iattr=1)
+    # An I/O qid beyond what the controller offers.
+    c = x.ctrl()
+    q = c.new_queue()
+    r = q.connect(0xFFFF, x.a.nqn, x.hostnqn, x.hostid, c.cntlid, check=False)
+    expect_status(x, 'Connect of I/O qid 0xffff', ('resp', r.cqe), {(1, 0x82)}, nh.CONNECT_SQE_QID, 0)
+    q.close()
+    c.close()
     # Connect data with an unterminated subsystem NQN (256 non-NUL bytes).
     q = x.queue()
     data = bytearray(nh.connect_data(x.a.nqn, x.hostnqn, x.hostid))
