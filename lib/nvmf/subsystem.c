@@ -776,7 +776,7 @@ static int subsys_delete_poll(void *arg)
 {
 	struct subsys_delete *d = arg;
 
-	if (!TAILQ_EMPTY(&d->s->ctrlrs))
+	if (d->s->num_ctrlrs)
 		return SL_POLLER_IDLE;
 	sl_poller_unregister(&d->poller);
 	if (subsys_bcast(d->s, 0, pg_release, subsys_released, d))
