@@ -30,6 +30,7 @@ struct sock_stats {
 	uint64_t zcopy_notified;  /* zero-copy sends the kernel reported done */
 	uint64_t zcopy_copied;	  /* of which it had to copy anyway (loopback) */
 	uint64_t recv_calls;	  /* recv syscalls or recv SQEs */
+	uint64_t recv_fixed;	  /* of which into a registered buffer (uring) */
 	uint64_t requests_done;	  /* async requests completed with 0 */
 	uint64_t requests_failed; /* async requests completed with an error */
 };
