@@ -977,7 +977,8 @@ int sl_sock_group_add_sock(struct sl_sock_group *group, struct sl_sock *sock, sl
 {
 	int rc;
 
-	if (!group || !sock || !cb_fn || sock->zombie || sock->listening)
+	/* A listener may join too: its callback runs when connections wait in accept. */
+	if (!group || !sock || !cb_fn || sock->zombie)
 		return -EINVAL;
 	if (sock->group)
 		return -EBUSY;
@@ -1081,6 +1082,8 @@ bool sock_group_run_cb(struct sl_sock_group *group, struct sl_sock *sock)
 		return false;
 	sock->poll_gen = group->poll_gen;
 	sock->cb_fn(sock->cb_arg, group, sock);
+	if (!sock->zombie && sock->group == group && sock->impl->cb_done)
+		sock->impl->cb_done(sock);
 	/* Data left in user space never makes the fd readable again: come back. */
 	if (!sock->zombie && sock->group == group && (sock->pipe.len || sock->rx_event))
 		sock_group_mark_ready(sock);

@@ -123,6 +123,8 @@ struct sock_impl {
 	 */
 	int (*group_poll)(struct sl_sock_group *group, int max_events);
 	int (*group_wake_fd)(struct sl_sock_group *group);
+	/* Optional: the socket's callback returned (still open, still in the group). */
+	void (*cb_done)(struct sl_sock *sock);
 };
 
 void sock_impl_register(struct sock_impl *impl);

@@ -32,8 +32,9 @@
  *   and waits for their CQEs: the kernel must be done with its buffers before
  *   they go away. Cancelling a receive or send that waits for the socket is
  *   immediate, so the wait is short.
- * - Sockets outside any group (a listener's accept, a client before it joins
- *   a group) use the same synchronous calls as posix.
+ * - Sockets outside any group (a client before it joins a group) use the
+ *   same synchronous calls as posix. A listener in a group waits with a
+ *   one-shot IORING_OP_POLL_ADD, re-armed after its callback has accepted.
  */
 #include "sock_internal.h"
 
@@ -41,6 +42,7 @@
 
 #include <errno.h>
 #include <liburing.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -60,6 +62,7 @@ enum uring_op {
 	URING_OP_NONE = 0, /* cancels: their CQE carries nothing */
 	URING_OP_RECV = 1,
 	URING_OP_SEND = 2,
+	URING_OP_POLL = 3, /* a listener's readiness */
 };
 #define URING_OP_MASK 3ULL
 
@@ -67,10 +70,11 @@ struct uring_sock {
 	struct sl_sock base;
 	bool recv_inflight;
 	bool send_inflight;
-	bool send_done; /* a send CQE was reaped, its result not applied yet */
+	bool poll_inflight; /* listeners: POLL_ADD for a pending connection */
+	bool send_done;	    /* a send CQE was reaped, its result not applied yet */
 	int send_res;
-	int rx_res;	/* EOF (0) or error held for the reader when base.rx_event */
-	int buf_index;	/* registered pipe slot, -1: none */
+	int rx_res;    /* EOF (0) or error held for the reader when base.rx_event */
+	int buf_index; /* registered pipe slot, -1: none */
 	struct msghdr msg;
 	struct iovec iov[SOCK_IOV_BATCH];
 	TAILQ_ENTRY(uring_sock) sent_link; /* group's sent list while send_done */
@@ -193,6 +197,43 @@ static void uring_arm_recv(struct uring_sock *us)
 	sock->stats.recv_calls++;
 }
 
+/* A listener in a group waits for a connection with a one-shot POLL_ADD. */
+static void uring_arm_poll(struct uring_sock *us)
+{
+	struct uring_group *ug = group_of(us);
+	struct io_uring_sqe *sqe;
+
+	if (!ug || us->poll_inflight || us->base.rx_event || us->base.zombie)
+		return;
+	sqe = uring_get_sqe(ug);
+	if (!sqe)
+		return;
+	io_uring_prep_poll_add(sqe, us->base.fd, POLLIN);
+	io_uring_sqe_set_data64(sqe, ud(us, URING_OP_POLL));
+	us->poll_inflight = true;
+}
+
+static void uring_poll_done(struct uring_sock *us, int res)
+{
+	us->poll_inflight = false;
+	if (res == -ECANCELED)
+		return;
+	/* Errors too: the callback's accept reports them. */
+	us->base.rx_event = true;
+	sock_group_mark_ready(&us->base);
+}
+
+/* A listener's callback accepted what it wanted: wait for the next connection. */
+static void uring_cb_done(struct sl_sock *sock)
+{
+	struct uring_sock *us = to_uring(sock);
+
+	if (!sock->listening)
+		return;
+	sock->rx_event = false;
+	uring_arm_poll(us);
+}
+
 static ssize_t uring_readv(struct sl_sock *sock, struct iovec *iov, int iovcnt)
 {
 	struct uring_sock *us = to_uring(sock);
@@ -257,7 +298,8 @@ static unsigned uring_reap(struct uring_group *ug)
 		n = io_uring_peek_batch_cqe(&ug->ring, cqes, URING_REAP_BATCH);
 		for (unsigned i = 0; i < n; i++) {
 			uint64_t data = io_uring_cqe_get_data64(cqes[i]);
-			struct uring_sock *us = (struct uring_sock *)(uintptr_t)(data & ~URING_OP_MASK);
+			struct uring_sock *us =
+				(struct uring_sock *)(uintptr_t)(data & ~URING_OP_MASK);
 			int res = cqes[i]->res;
 
 			switch (data & URING_OP_MASK) {
@@ -266,6 +308,9 @@ static unsigned uring_reap(struct uring_group *ug)
 				break;
 			case URING_OP_SEND:
 				uring_send_done(us, res);
+				break;
+			case URING_OP_POLL:
+				uring_poll_done(us, res);
 				break;
 			default:
 				break;
@@ -455,6 +500,11 @@ static int uring_group_add(struct sl_sock_group *group, struct sl_sock *sock)
 	struct uring_group *ug = group->impl_ctx;
 	struct uring_sock *us = to_uring(sock);
 
+	if (sock->listening) {
+		/* Connections may already wait: let the first poll's callback look. */
+		sock->rx_event = true;
+		return 0;
+	}
 	uring_register_pipe(ug, us);
 	uring_arm_recv(us);
 	if (us->send_done && !us->on_sent) {
@@ -481,9 +531,13 @@ static void uring_quiesce(struct uring_group *ug, struct uring_sock *us)
 		io_uring_prep_cancel64(sqe, ud(us, URING_OP_SEND), 0);
 		io_uring_sqe_set_data64(sqe, URING_OP_NONE);
 	}
+	if (us->poll_inflight && (sqe = uring_get_sqe(ug))) {
+		io_uring_prep_cancel64(sqe, ud(us, URING_OP_POLL), 0);
+		io_uring_sqe_set_data64(sqe, URING_OP_NONE);
+	}
 	if (ug->to_submit)
 		uring_submit(ug);
-	while (us->recv_inflight || us->send_inflight) {
+	while (us->recv_inflight || us->send_inflight || us->poll_inflight) {
 		if (io_uring_wait_cqe(&ug->ring, &cqe))
 			continue;
 		uring_reap(ug);
@@ -498,6 +552,8 @@ static int uring_group_remove(struct sl_sock_group *group, struct sl_sock *sock)
 
 	uring_quiesce(ug, us);
 	uring_unregister_pipe(ug, us);
+	if (sock->listening)
+		sock->rx_event = false;
 	if (us->on_sent) {
 		TAILQ_REMOVE(&ug->sent, us, sent_link);
 		us->on_sent = false;
@@ -559,6 +615,7 @@ static struct sock_impl g_uring_impl = {
 	.group_remove = uring_group_remove,
 	.group_poll = uring_group_poll,
 	.group_wake_fd = uring_group_wake_fd,
+	.cb_done = uring_cb_done,
 };
 
 __attribute__((constructor)) static void uring_register(void)

@@ -590,7 +590,6 @@ static void test_group_add_remove(void **state)
 	pair_open(p, &pr, NULL);
 	group = sl_sock_group_create(NULL);
 	assert_non_null(group);
-	assert_int_equal(sl_sock_group_add_sock(group, pr.listener, noop_cb, NULL), -EINVAL);
 	assert_int_equal(sl_sock_group_add_sock(group, pr.server, NULL, NULL), -EINVAL);
 	assert_int_equal(sl_sock_group_add_sock(group, pr.server, noop_cb, &calls), 0);
 	assert_int_equal(sl_sock_group_add_sock(group, pr.server, noop_cb, &calls), -EBUSY);
@@ -645,6 +644,78 @@ static bool fd_readable(int fd)
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 
 	return poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN);
+}
+
+struct accept_ctx {
+	int calls;
+	struct sl_sock *accepted[4];
+	int naccepted;
+};
+
+static void accept_cb(void *arg, struct sl_sock_group *group, struct sl_sock *sock)
+{
+	struct accept_ctx *a = arg;
+	struct sl_sock *conn;
+
+	(void)group;
+	a->calls++;
+	while ((conn = sl_sock_accept(sock))) {
+		assert_true(a->naccepted < 4);
+		a->accepted[a->naccepted++] = conn;
+	}
+	assert_int_equal(errno, EAGAIN);
+}
+
+/* A listener in a group: its callback runs when connections wait (what nvmf/tcp does). */
+static void test_listener_in_group(void **state)
+{
+	const struct ut_param *p = param(state);
+	struct accept_ctx a = { 0 };
+	struct sl_sock_group *group;
+	struct sl_sock *listener, *c1, *c2;
+	uint64_t deadline;
+	uint16_t port;
+	int fd;
+
+	listener = sl_sock_listen(p->ip, 0, p->impl, NULL);
+	assert_non_null(listener);
+	assert_int_equal(sl_sock_getaddr(listener, NULL, 0, &port, NULL, 0, NULL), 0);
+	group = sl_sock_group_create(NULL);
+	assert_non_null(group);
+	fd = sl_sock_group_get_wake_fd(group);
+	assert_int_equal(sl_sock_group_add_sock(group, listener, accept_cb, &a), 0);
+	deadline = ut_deadline(UT_WAIT_SEC);
+	while (sl_sock_group_poll(group) != 0 || fd_readable(fd))
+		if (ut_expired(deadline))
+			fail_msg("idle listener group stays busy");
+	assert_int_equal(a.naccepted, 0);
+
+	c1 = sl_sock_connect(p->ip, port, p->impl, NULL);
+	assert_non_null(c1);
+	while (!fd_readable(fd))
+		if (ut_expired(deadline))
+			fail_msg("wake fd not readable with a connection waiting");
+	while (a.naccepted < 1) {
+		assert_true(sl_sock_group_poll(group) >= 0);
+		if (ut_expired(deadline))
+			fail_msg("connection not accepted");
+	}
+	/* And again: the listener keeps waiting after its callback. */
+	c2 = sl_sock_connect(p->ip, port, p->impl, NULL);
+	assert_non_null(c2);
+	while (a.naccepted < 2) {
+		assert_true(sl_sock_group_poll(group) >= 0);
+		if (ut_expired(deadline))
+			fail_msg("second connection not accepted");
+	}
+	assert_string_equal(sl_sock_get_impl_name(a.accepted[0]), p->impl);
+	/* Closing the listener while in its group leaves the group empty. */
+	assert_int_equal(sl_sock_close(&listener), 0);
+	assert_int_equal(sl_sock_group_close(&group), 0);
+	for (int i = 0; i < a.naccepted; i++)
+		assert_int_equal(sl_sock_close(&a.accepted[i]), 0);
+	assert_int_equal(sl_sock_close(&c1), 0);
+	assert_int_equal(sl_sock_close(&c2), 0);
 }
 
 static void test_wake_fd(void **state)
@@ -1123,6 +1194,8 @@ static bool uring_usable(void)
 							 teardown_test, (void *)&(p)),             \
 		cmocka_unit_test_prestate_setup_teardown(test_wake_fd, setup_test, teardown_test,  \
 							 (void *)&(p)),                            \
+		cmocka_unit_test_prestate_setup_teardown(test_listener_in_group, setup_test,       \
+							 teardown_test, (void *)&(p)),             \
 		cmocka_unit_test_prestate_setup_teardown(test_recv_pipe, setup_test,               \
 							 teardown_test, (void *)&(p)),             \
 		cmocka_unit_test_prestate_setup_teardown(test_zcopy, setup_test, teardown_test,    \
