@@ -451,6 +451,7 @@ class Request:
         self.rgot = 0
         self.cqe = None
         self.c2h_success = False
+        self.c2h_last = False
         self.r2ts = 0
         self.h2c_pdus = 0
         self.c2h_pdus = 0
@@ -636,8 +637,14 @@ class Queue:
                 raise ProtocolError('C2HData datao %d, expected %d (in order)' % (datao, req.rgot))
             if datao + datal > req.rlen:
                 raise ProtocolError('C2HData past the buffer: %d+%d > %d' % (datao, datal, req.rlen))
+            if req.c2h_last:
+                raise ProtocolError('C2HData for cid %d after its LAST_PDU' % cccid)
             req.rbuf[datao:datao + datal] = pdu.data
             req.rgot += datal
+            if pdu.flags & F_DATA_LAST:
+                if req.rgot != req.rlen:
+                    raise ProtocolError('C2HData LAST_PDU after %d of %d bytes' % (req.rgot, req.rlen))
+                req.c2h_last = True
             req.c2h_pdus += 1
             self.stats['c2h_data'] += 1
             if pdu.flags & F_DATA_SUCCESS:
@@ -685,8 +692,9 @@ class Queue:
         req = self.wait(self.submit(sqe, wdata, rlen, **kw))
         if check and not req.cqe.ok:
             raise NvmeStatusError(req.cqe, what or 'opcode 0x%02x' % sqe.b[0])
-        if check and rlen and req.rgot != rlen and req.cqe.ok:
-            raise ProtocolError('%s: %d of %d data bytes arrived' % (what or 'command', req.rgot, rlen))
+        if check and rlen and req.cqe.ok and (req.rgot != rlen or not req.c2h_last):
+            raise ProtocolError('%s: %d of %d data bytes arrived%s' % (
+                what or 'command', req.rgot, rlen, '' if req.c2h_last else ', no C2HData with LAST_PDU'))
         return req
 
     # -- Fabrics
