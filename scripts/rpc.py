@@ -605,6 +605,46 @@ rpc('bdev_error_inject_error', 'bdev inject error',
     quiet=True)
 
 
+# --- sock ---------------------------------------------------------------------
+
+def on_off(name, help):
+    """--enable-NAME / --disable-NAME pair for the boolean parameter enable_NAME."""
+    dest = 'enable_' + name.replace('-', '_')
+    return (Arg('--enable-' + name, dest=dest, action='store_true', default=None,
+                help='Enable ' + help),
+            Arg('--disable-' + name, dest=dest, action='store_false', default=None,
+                help='Disable ' + help))
+
+
+rpc('sock_impl_get_options', 'Get options of socket layer implementation',
+    opt('-i', '--impl', param='impl_name', required=True,
+        help='Socket implementation name, e.g. posix'))
+
+rpc('sock_impl_set_options', 'Set options of socket layer implementation',
+    opt('-i', '--impl', param='impl_name', required=True,
+        help='Socket implementation name, e.g. posix'),
+    opt('-r', '--recv-buf-size', type=int, help='Size of receive buffer on socket in bytes'),
+    opt('-s', '--send-buf-size', type=int, help='Size of send buffer on socket in bytes'),
+    opt('-p', '--enable-placement-id', type=int,
+        help='Option for placement-id (only 0, disabled, is supported)'),
+    *on_off('recv-pipe', 'receive pipe'),
+    opt('--recv-pipe-size', type=int, help='Size of the receive pipe in bytes (Sluice)'),
+    *on_off('quickack', 'quick ACK'),
+    *on_off('zerocopy-send-server', 'zerocopy on send for server sockets'),
+    *on_off('zerocopy-send-client', 'zerocopy on send for client sockets'),
+    opt('--zerocopy-threshold', type=int,
+        help='Set zerocopy_threshold in bytes. A consecutive sequence of requests\' iovecs '
+             'that fall below this threshold may be sent without zerocopy flag set'),
+    opt('--tls-version', type=int, help='TLS protocol version (only 0 is supported)'),
+    *on_off('ktls', 'Kernel TLS (not supported)'),
+    quiet=True)
+
+rpc('sock_set_default_impl', 'Set the default sock implementation',
+    opt('-i', '--impl', param='impl_name', required=True,
+        help='Socket implementation name, e.g. posix'),
+    quiet=True)
+
+
 # ---------------------------------------------------------------------------
 # Command line
 # ---------------------------------------------------------------------------

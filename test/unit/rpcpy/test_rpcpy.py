@@ -308,6 +308,33 @@ class RequestShapeTests(RpcTestCase):
                       {'name': 'Malloc0'}, result={'bdevs': []},
                       stdout='{\n  "bdevs": []\n}\n')
 
+    def test_sock_methods(self):
+        self.call_one(['sock_set_default_impl', '-i', 'uring'], 'sock_set_default_impl',
+                      {'impl_name': 'uring'})
+        opts = {'recv_buf_size': 2097152, 'enable_recv_pipe': True}
+        self.call_one(['sock_impl_get_options', '--impl', 'posix'], 'sock_impl_get_options',
+                      {'impl_name': 'posix'}, result=opts,
+                      stdout=json.dumps(opts, indent=2) + '\n')
+        self.call_one(['sock_impl_set_options', '-i', 'posix'], 'sock_impl_set_options',
+                      {'impl_name': 'posix'})
+        self.call_one(['sock_impl_set_options', '-i', 'posix', '-r', '4096', '-s', '8192',
+                       '-p', '0', '--disable-recv-pipe', '--recv-pipe-size', '65536',
+                       '--enable-quickack', '--enable-zerocopy-send-server',
+                       '--disable-zerocopy-send-client', '--zerocopy-threshold', '16384',
+                       '--tls-version', '0', '--disable-ktls'],
+                      'sock_impl_set_options',
+                      {'impl_name': 'posix', 'recv_buf_size': 4096, 'send_buf_size': 8192,
+                       'enable_placement_id': 0, 'enable_recv_pipe': False,
+                       'recv_pipe_size': 65536, 'enable_quickack': True,
+                       'enable_zerocopy_send_server': True,
+                       'enable_zerocopy_send_client': False, 'zerocopy_threshold': 16384,
+                       'tls_version': 0, 'enable_ktls': False})
+        for m in ('sock_impl_get_options', 'sock_impl_set_options', 'sock_set_default_impl'):
+            with self.subTest(method=m):
+                p = run_rpc('--dry-run', m)
+                self.assertEqual(p.returncode, 2, p.stderr)
+                self.assertIn('-i/--impl', p.stderr)
+
     def test_request_is_single_compact_object(self):
         srv = self.start_server()
         p = self.rpc(srv, 'log_set_flag', 'nvme')
