@@ -645,6 +645,154 @@ rpc('sock_set_default_impl', 'Set the default sock implementation',
     quiet=True)
 
 
+# --- nvmf ---------------------------------------------------------------------
+
+def _c2h_success(args, params):
+    # SPDK's -o disables the C2H success optimization.
+    if params.pop('c2h_success_off', None):
+        params['c2h_success'] = False
+    return params
+
+
+rpc('nvmf_create_transport', 'Create NVMf transport',
+    opt('-t', '--trtype', required=True, help='Transport type (TCP)'),
+    opt('-g', '--tgt-name', help='The name of the parent NVMe-oF target (optional)'),
+    opt('-q', '--max-queue-depth', type=int, help='Max number of outstanding I/O per queue'),
+    opt('-m', '--max-io-qpairs-per-ctrlr', type=int, help='Max number of IO qpairs per controller'),
+    opt('-c', '--in-capsule-data-size', type=int, help='Max number of in-capsule data size'),
+    opt('-i', '--max-io-size', type=int, help='Max I/O size (bytes)'),
+    opt('-u', '--io-unit-size', type=int, help='I/O unit size (bytes)'),
+    opt('-a', '--max-aq-depth', type=int, help='Max number of admin cmds per AQ'),
+    opt('-n', '--num-shared-buffers', type=int,
+        help='The number of pooled data buffers available to the transport'),
+    opt('-b', '--buf-cache-size', type=int,
+        help='The number of shared buffers to reserve for each poll group'),
+    flag('-z', '--zcopy', help='Use zero-copy operations if the transport supports them'),
+    flag('-o', '--c2h-success', dest='c2h_success_off', param='c2h_success_off',
+         help='Disable C2H success optimization (TCP only)'),
+    flag('-f', '--dif-insert-or-strip', help='Enable DIF insert/strip (not supported)'),
+    opt('-y', '--sock-priority', type=int, help='The sock priority of the tcp connection'),
+    opt('-p', '--abort-timeout-sec', type=int, help='Abort execution timeout value, in seconds'),
+    opt('-l', '--acceptor-poll-rate', type=int, help='Polling interval of the acceptor (us)'),
+    quiet=True, build=_c2h_success)
+
+rpc('nvmf_get_transports', 'Display nvmf transports or required transport',
+    opt('--trtype', help='Transport type (optional)'),
+    opt('-t', '--tgt-name', help='The name of the parent NVMe-oF target (optional)'))
+
+rpc('nvmf_create_subsystem', 'Create an NVMe-oF subsystem',
+    pos('nqn', help='Subsystem NQN (ASCII)'),
+    opt('-t', '--tgt-name', help='The name of the parent NVMe-oF target (optional)'),
+    opt('-s', '--serial-number', help='Format: \'sn\' etc (at most 20 printable characters)'),
+    opt('-d', '--model-number', help='Model number (at most 40 printable characters)'),
+    flag('-a', '--allow-any-host', help='Allow any host to connect (don\'t enforce allowed host NQN list)'),
+    opt('-m', '--max-namespaces', type=int, help='Maximum number of namespaces allowed'),
+    flag('-r', '--ana-reporting', help='Enable ANA reporting feature (not supported)'),
+    opt('-i', '--min-cntlid', type=int, help='Minimum controller ID'),
+    opt('-I', '--max-cntlid', type=int, help='Maximum controller ID'),
+    quiet=True)
+
+rpc('nvmf_delete_subsystem', 'Delete a nvmf subsystem',
+    pos('nqn', help='subsystem nqn to be deleted'),
+    opt('-t', '--tgt-name', help='The name of the parent NVMe-oF target (optional)'),
+    quiet=True)
+
+
+def _listen_address(args, params):
+    addr = {'trtype': params.pop('trtype'), 'traddr': params.pop('traddr')}
+    for key in ('adrfam', 'trsvcid'):
+        if key in params:
+            addr[key] = params.pop(key)
+    params['listen_address'] = addr
+    return params
+
+
+def _listener_args():
+    return (pos('nqn', help='NVMe-oF subsystem NQN (\'discovery\' can be used as shortcut '
+                           'for discovery NQN)'),
+            opt('-t', '--trtype', required=True, help='NVMe-oF transport type: e.g., tcp'),
+            opt('-a', '--traddr', required=True, help='NVMe-oF transport address: e.g., an ip address'),
+            opt('-p', '--tgt-name', help='The name of the parent NVMe-oF target (optional)'),
+            opt('-f', '--adrfam', help='NVMe-oF transport adrfam: e.g., ipv4, ipv6'),
+            opt('-s', '--trsvcid', help='NVMe-oF transport service id: e.g., a port number '
+                                        '(required for TCP)'))
+
+
+def _discovery_shortcut(args, params):
+    if params.get('nqn') == 'discovery':
+        params['nqn'] = 'nqn.2014-08.org.nvmexpress.discovery'
+    return _listen_address(args, params)
+
+
+rpc('nvmf_subsystem_add_listener', 'Add a listener to an NVMe-oF subsystem',
+    *_listener_args(), quiet=True, build=_discovery_shortcut)
+
+rpc('nvmf_subsystem_remove_listener', 'Remove a listener from an NVMe-oF subsystem',
+    *_listener_args(), quiet=True, build=_discovery_shortcut)
+
+
+def _namespace(args, params):
+    ns = {'bdev_name': params.pop('bdev_name')}
+    for key in ('nsid', 'nguid', 'eui64', 'uuid'):
+        if key in params:
+            ns[key] = params.pop(key)
+    params['namespace'] = ns
+    return params
+
+
+rpc('nvmf_subsystem_add_ns', 'Add a namespace to an NVMe-oF subsystem',
+    pos('nqn', help='NVMe-oF subsystem NQN'),
+    pos('bdev_name', help='The name of the bdev that will back this namespace'),
+    opt('-t', '--tgt-name', help='The name of the parent NVMe-oF target (optional)'),
+    opt('-n', '--nsid', type=int, help='The requested NSID (optional)'),
+    opt('-g', '--nguid', help='Namespace globally unique identifier (optional)'),
+    opt('-e', '--eui64', help='Namespace EUI-64 identifier (optional)'),
+    opt('-u', '--uuid', help='Namespace UUID (optional)'),
+    build=_namespace)
+
+rpc('nvmf_subsystem_remove_ns', 'Remove a namespace to an NVMe-oF subsystem',
+    pos('nqn', help='NVMe-oF subsystem NQN'),
+    pos('nsid', type=int, help='The requested NSID'),
+    opt('-t', '--tgt-name', help='The name of the parent NVMe-oF target (optional)'),
+    quiet=True)
+
+for _name, _help in (('nvmf_subsystem_add_host', 'Add a host to an NVMe-oF subsystem'),
+                     ('nvmf_subsystem_remove_host', 'Remove a host from an NVMe-oF subsystem')):
+    rpc(_name, _help,
+        pos('nqn', help='NVMe-oF subsystem NQN'),
+        pos('host', help='Host NQN to allow'),
+        opt('-t', '--tgt-name', help='The name of the parent NVMe-oF target (optional)'),
+        quiet=True)
+
+
+def _allow_any(args, params):
+    params['allow_any_host'] = not args.disable
+    params.pop('enable', None)
+    params.pop('disable', None)
+    return params
+
+
+rpc('nvmf_subsystem_allow_any_host', 'Allow any host to connect to the subsystem',
+    pos('nqn', help='NVMe-oF subsystem NQN'),
+    flag('-e', '--enable', param=None, help='Enable allowing any host'),
+    flag('-d', '--disable', param=None, help='Disable allowing any host'),
+    opt('-t', '--tgt-name', help='The name of the parent NVMe-oF target (optional)'),
+    quiet=True, build=_allow_any)
+
+rpc('nvmf_get_subsystems', 'Display nvmf subsystems or required subsystem',
+    pos('nqn', nargs='?', help='Subsystem NQN (optional)'),
+    opt('-t', '--tgt-name', help='The name of the parent NVMe-oF target (optional)'))
+
+for _name, _help in (('nvmf_subsystem_get_controllers', 'Display controllers of an NVMe-oF subsystem'),
+                     ('nvmf_subsystem_get_qpairs', 'Display queue pairs of an NVMe-oF subsystem')):
+    rpc(_name, _help,
+        pos('nqn', help='NVMe-oF subsystem NQN'),
+        opt('-t', '--tgt-name', help='The name of the parent NVMe-oF target (optional)'))
+
+rpc('nvmf_get_stats', 'Display current statistics for NVMf subsystem',
+    opt('-t', '--tgt-name', help='The name of the parent NVMe-oF target (optional)'))
+
+
 # ---------------------------------------------------------------------------
 # Command line
 # ---------------------------------------------------------------------------

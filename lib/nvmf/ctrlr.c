@@ -161,7 +161,7 @@ static struct nvmf_ctrlr *ctrlr_create(struct connect_ctx *cc, struct nvmf_subsy
 	c->cap.bits.to = NVMF_CAP_TO_500MS;
 	c->cap.bits.css = 1; /* NVM command set */
 	c->vs.raw = SL_NVME_VERSION(1, 3, 0);
-	c->kato_ms = cmd->kato ? SL_ALIGN_UP(cmd->kato, NVMF_KAS_MS) : 0;
+	c->kato_ms = cmd->kato ? ((cmd->kato + NVMF_KAS_MS - 1) / NVMF_KAS_MS * NVMF_KAS_MS) : 0;
 	c->last_keep_alive_tsc = sl_get_ticks();
 	c->refs = 1; /* the admin queue pair */
 	c->discovery_genctr_seen = g_nvmf_tgt.discovery_genctr;
@@ -1016,7 +1016,7 @@ static void features_exec(struct nvmf_request *req, bool set)
 		return;
 	case SL_NVME_FEAT_KEEP_ALIVE_TIMER:
 		if (set) {
-			c->kato_ms = v ? SL_ALIGN_UP(v, NVMF_KAS_MS) : 0;
+			c->kato_ms = v ? ((v + NVMF_KAS_MS - 1) / NVMF_KAS_MS * NVMF_KAS_MS) : 0;
 			c->last_keep_alive_tsc = sl_get_ticks();
 		}
 		req->rsp.cdw0 = c->kato_ms;
@@ -1125,6 +1125,8 @@ static void admin_on_tgt(void *arg)
 	struct nvmf_request *req = arg;
 	struct nvmf_ctrlr *c = req_ctrlr(req);
 
+	/* Any admin command shows the host is alive, not only Keep Alive. */
+	c->last_keep_alive_tsc = sl_get_ticks();
 	if (!admin_dispatch(req))
 		return;
 	if (req->rsp.status_raw && req->cmd.opc != SL_NVME_OPC_FABRICS)

@@ -223,6 +223,7 @@ struct nvmf_transport_opts {
 	bool hdgst_allowed; /* transport-specific: digests the target accepts */
 	bool ddgst_allowed;
 	uint32_t abort_timeout_sec;
+	uint32_t acceptor_poll_rate_us;
 };
 
 struct nvmf_transport_ops {
@@ -285,6 +286,7 @@ struct nvmf_tgt {
 	struct nvmf_subsystem *subsystems[NVMF_MAX_SUBSYSTEMS];
 	TAILQ_HEAD(, nvmf_transport) transports;
 	struct sl_thread **pg_threads;
+	struct nvmf_poll_group **groups; /* written once by each group's thread at start */
 	uint32_t num_poll_groups;
 	uint32_t next_pg;
 	struct sl_poller *kato_poller;
@@ -304,7 +306,6 @@ const struct nvmf_transport_ops *nvmf_transport_ops_find(const char *name);
 void nvmf_tgt_discovery_changed(void);
 /* Target thread: choose the poll group for a new connection and hand it over. */
 void nvmf_tgt_new_connection(struct nvmf_transport *transport, void *conn);
-struct nvmf_poll_group *nvmf_get_poll_group(void);
 void *nvmf_poll_group_get_tgroup(struct nvmf_poll_group *group, struct nvmf_transport *t);
 /* Poll group thread: broadcast disconnect of every qpair of ctrlr (NULL qid filter: all). */
 void nvmf_tgt_disconnect_ctrlr_qpairs(struct nvmf_ctrlr *ctrlr, bool io_only);

@@ -125,6 +125,8 @@ static int transport_opts_from_params(const json_t *params, struct create_transp
 		o->sock_priority = p->sock_priority;
 	if (json_object_get(params, "abort_timeout_sec"))
 		o->abort_timeout_sec = p->abort_timeout_sec;
+	if (json_object_get(params, "acceptor_poll_rate"))
+		o->acceptor_poll_rate_us = p->acceptor_poll_rate;
 	if (json_object_get(params, "hdgst_allowed"))
 		o->hdgst_allowed = p->hdgst_allowed;
 	if (json_object_get(params, "ddgst_allowed"))

@@ -27,10 +27,10 @@ void nvmf_request_set_status(struct nvmf_request *req, int sct, int sc)
 	bool success = sct == SL_NVME_SCT_GENERIC && sc == SL_NVME_SC_SUCCESS;
 
 	/* Errors are final (DNR) except the ones a retry can cure. */
-	req->rsp.status_raw =
-		sl_nvme_status_make(sct, sc,
-				    !success && sc != SL_NVME_SC_NAMESPACE_NOT_READY &&
-					    sc != SL_NVME_SC_TRANSIENT_TRANSPORT_ERROR);
+	bool retry = sct == SL_NVME_SCT_GENERIC && (sc == SL_NVME_SC_NAMESPACE_NOT_READY ||
+						    sc == SL_NVME_SC_TRANSIENT_TRANSPORT_ERROR);
+
+	req->rsp.status_raw = sl_nvme_status_make(sct, sc, !success && !retry);
 }
 
 static void qpair_maybe_free(struct nvmf_qpair *qpair)

@@ -89,7 +89,6 @@ struct tcp_transport {
 	struct nvmf_transport base;
 	struct sl_mempool *buf_pool;
 	TAILQ_HEAD(, tcp_listener) listeners;
-	struct sl_sock_group *listen_group;
 	struct sl_poller *accept_poller;
 };
 
@@ -184,6 +183,7 @@ static void tcp_opts_init(struct nvmf_transport_opts *o)
 	o->hdgst_allowed = true;
 	o->ddgst_allowed = true;
 	o->abort_timeout_sec = 1;
+	o->acceptor_poll_rate_us = 10000;
 }
 
 /* ---- Transport ---- */
@@ -208,19 +208,13 @@ static struct nvmf_transport *tcp_create(const struct nvmf_transport_opts *opts)
 			  opts->num_shared_buffers, opts->io_unit_size);
 		goto out_free;
 	}
-	tt->listen_group = sl_sock_group_create(tt);
-	if (!tt->listen_group)
-		goto out_pool;
-	tt->accept_poller = sl_poller_register_named(tcp_accept_poll, tt, 10000, "nvmf_tcp_accept");
+	/* Listening sockets are polled for new connections, like SPDK's acceptor. */
+	tt->accept_poller = sl_poller_register_named(
+		tcp_accept_poll, tt, opts->acceptor_poll_rate_us, "nvmf_tcp_accept");
 	if (!tt->accept_poller)
-		goto out_group;
-	if (sl_sock_group_get_wake_fd(tt->listen_group) >= 0)
-		sl_poller_set_wake_fd(tt->accept_poller,
-				      sl_sock_group_get_wake_fd(tt->listen_group));
+		goto out_pool;
 	return &tt->base;
 
-out_group:
-	sl_sock_group_close(&tt->listen_group);
 out_pool:
 	sl_mempool_free(tt->buf_pool);
 out_free:
@@ -231,7 +225,6 @@ out_free:
 static void listener_close(struct tcp_transport *tt, struct tcp_listener *l)
 {
 	TAILQ_REMOVE(&tt->listeners, l, link);
-	sl_sock_group_remove_sock(tt->listen_group, l->sock);
 	sl_sock_close(&l->sock);
 	free(l);
 }
@@ -244,33 +237,30 @@ static void tcp_destroy(struct nvmf_transport *t)
 	while ((l = TAILQ_FIRST(&tt->listeners)))
 		listener_close(tt, l);
 	sl_poller_unregister(&tt->accept_poller);
-	sl_sock_group_close(&tt->listen_group);
 	sl_mempool_free(tt->buf_pool);
 	free(tt);
 }
 
 static void tcp_conn_ready(void *arg, struct sl_sock_group *group, struct sl_sock *sock);
 
-static void listener_readable(void *arg, struct sl_sock_group *group, struct sl_sock *sock)
-{
-	struct tcp_transport *tt = arg;
-
-	(void)group;
-	/* Bounded: one busy listener must not starve the target thread. */
-	for (int n = 0; n < 32; n++) {
-		struct sl_sock *conn = sl_sock_accept(sock);
-
-		if (!conn)
-			break;
-		nvmf_tgt_new_connection(&tt->base, conn);
-	}
-}
-
 static int tcp_accept_poll(void *arg)
 {
 	struct tcp_transport *tt = arg;
+	struct tcp_listener *l;
+	int n = 0;
 
-	return sl_sock_group_poll(tt->listen_group) > 0 ? SL_POLLER_BUSY : SL_POLLER_IDLE;
+	TAILQ_FOREACH(l, &tt->listeners, link) {
+		/* Bounded: a flood on one listener must not starve the target thread. */
+		for (int i = 0; i < 32; i++) {
+			struct sl_sock *conn = sl_sock_accept(l->sock);
+
+			if (!conn)
+				break;
+			nvmf_tgt_new_connection(&tt->base, conn);
+			n++;
+		}
+	}
+	return n ? SL_POLLER_BUSY : SL_POLLER_IDLE;
 }
 
 static int tcp_listen(struct nvmf_transport *t, const struct sl_nvmf_listen_addr *addr)
@@ -302,11 +292,6 @@ static int tcp_listen(struct nvmf_transport *t, const struct sl_nvmf_listen_addr
 
 		free(l);
 		return rc;
-	}
-	if (sl_sock_group_add_sock(tt->listen_group, l->sock, listener_readable, tt)) {
-		sl_sock_close(&l->sock);
-		free(l);
-		return -ENOMEM;
 	}
 	l->addr = *addr;
 	l->refs = 1;
@@ -1350,6 +1335,7 @@ static void tcp_dump_opts(struct nvmf_transport *t, json_t *o)
 	json_object_set_new(o, "c2h_success", json_boolean(p->c2h_success));
 	json_object_set_new(o, "sock_priority", json_integer(p->sock_priority));
 	json_object_set_new(o, "abort_timeout_sec", json_integer(p->abort_timeout_sec));
+	json_object_set_new(o, "acceptor_poll_rate", json_integer(p->acceptor_poll_rate_us));
 }
 
 static void tcp_pg_dump_stats(void *tgroup, json_t *o)

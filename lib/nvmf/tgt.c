@@ -107,31 +107,18 @@ void *nvmf_poll_group_get_tgroup(struct nvmf_poll_group *group, struct nvmf_tran
 	return NULL;
 }
 
-struct nvmf_poll_group *nvmf_get_poll_group(void)
-{
-	struct sl_io_channel *ch = sl_get_io_channel(&g_nvmf_tgt);
-	struct nvmf_poll_group *group;
-
-	if (!ch)
-		return NULL;
-	group = sl_io_channel_get_ctx(ch);
-	/* The poll group holds its own reference from creation on. */
-	sl_put_io_channel(ch);
-	return group;
-}
-
 /* ---- Handing connections to poll groups ---- */
 
 struct new_conn_msg {
 	struct nvmf_transport *transport;
+	struct nvmf_poll_group *group;
 	void *conn;
 };
 
 static void pg_add_conn_msg(void *arg)
 {
 	struct new_conn_msg *m = arg;
-	struct nvmf_poll_group *group = nvmf_get_poll_group();
-	void *tgroup = group ? nvmf_poll_group_get_tgroup(group, m->transport) : NULL;
+	void *tgroup = nvmf_poll_group_get_tgroup(m->group, m->transport);
 
 	if (tgroup)
 		m->transport->ops->pg_add_conn(tgroup, m->conn);
@@ -143,17 +130,19 @@ static void pg_add_conn_msg(void *arg)
 void nvmf_tgt_new_connection(struct nvmf_transport *transport, void *conn)
 {
 	struct new_conn_msg *m = malloc(sizeof(*m));
-	struct sl_thread *thread;
+	uint32_t idx;
 
-	if (!m || g_nvmf_tgt.num_poll_groups == 0) {
+	if (!m || g_nvmf_tgt.num_poll_groups == 0 || !g_nvmf_tgt.running) {
 		free(m);
 		transport->ops->pg_add_conn(NULL, conn);
 		return;
 	}
+	/* Round robin over the poll groups: each reactor takes its share of queue pairs. */
+	idx = g_nvmf_tgt.next_pg++ % g_nvmf_tgt.num_poll_groups;
 	m->transport = transport;
+	m->group = g_nvmf_tgt.groups[idx];
 	m->conn = conn;
-	thread = g_nvmf_tgt.pg_threads[g_nvmf_tgt.next_pg++ % g_nvmf_tgt.num_poll_groups];
-	if (sl_thread_send_msg(thread, pg_add_conn_msg, m)) {
+	if (sl_thread_send_msg(g_nvmf_tgt.pg_threads[idx], pg_add_conn_msg, m)) {
 		free(m);
 		transport->ops->pg_add_conn(NULL, conn);
 	}
@@ -315,9 +304,13 @@ static void pg_started(void *arg)
 
 static void pg_start(void *arg)
 {
-	(void)arg;
+	struct nvmf_poll_group **slot = arg;
 	/* The channel reference taken here is the poll group's life; pg_stop puts it. */
-	if (!sl_get_io_channel(&g_nvmf_tgt))
+	struct sl_io_channel *ch = sl_get_io_channel(&g_nvmf_tgt);
+
+	if (ch)
+		*slot = sl_io_channel_get_ctx(ch);
+	else
 		__atomic_add_fetch(&g_pg_failed, 1, __ATOMIC_RELAXED);
 	sl_thread_send_msg(g_nvmf_tgt.thread, pg_started, NULL);
 }
@@ -331,7 +324,8 @@ static void nvmf_subsystem_init(void)
 			      sizeof(struct nvmf_poll_group), "nvmf_tgt");
 	g_nvmf_tgt.num_poll_groups = sl_env_get_core_count();
 	g_nvmf_tgt.pg_threads = calloc(g_nvmf_tgt.num_poll_groups, sizeof(struct sl_thread *));
-	if (!g_nvmf_tgt.pg_threads) {
+	g_nvmf_tgt.groups = calloc(g_nvmf_tgt.num_poll_groups, sizeof(struct nvmf_poll_group *));
+	if (!g_nvmf_tgt.pg_threads || !g_nvmf_tgt.groups) {
 		sl_subsystem_init_next(-ENOMEM);
 		return;
 	}
@@ -349,8 +343,9 @@ static void nvmf_subsystem_init(void)
 			g_pg_pending--;
 			continue;
 		}
-		g_nvmf_tgt.pg_threads[n++] = thread;
-		sl_thread_send_msg(thread, pg_start, NULL);
+		g_nvmf_tgt.pg_threads[n] = thread;
+		sl_thread_send_msg(thread, pg_start, &g_nvmf_tgt.groups[n]);
+		n++;
 	}
 	g_nvmf_tgt.num_poll_groups = n;
 	if (n == 0)
@@ -397,14 +392,12 @@ static void fini_iter_done(struct sl_io_channel_iter *i, int status)
 
 static void pg_stop(void *arg)
 {
-	struct sl_io_channel *ch = sl_get_io_channel(&g_nvmf_tgt);
+	struct nvmf_poll_group *group = arg;
 
-	(void)arg;
-	/* One put balances the lookup, the other drops the reference pg_start took. */
-	if (ch) {
-		sl_put_io_channel(ch);
-		sl_put_io_channel(ch);
-	}
+	/* Drop the reference pg_start took: the poll group goes (pg_destroy_cb), then the thread.
+	 */
+	if (group)
+		sl_put_io_channel(sl_io_channel_from_ctx(group));
 	sl_thread_exit(sl_get_thread());
 }
 
@@ -421,6 +414,8 @@ static void tgt_unregistered(void *io_device)
 	}
 	free(g_nvmf_tgt.pg_threads);
 	g_nvmf_tgt.pg_threads = NULL;
+	free(g_nvmf_tgt.groups);
+	g_nvmf_tgt.groups = NULL;
 	g_nvmf_tgt.num_poll_groups = 0;
 	sl_subsystem_fini_next();
 }
@@ -441,7 +436,7 @@ static void fini_step(void)
 	}
 	case 1:
 		for (uint32_t i = 0; i < g_nvmf_tgt.num_poll_groups; i++)
-			sl_thread_send_msg(g_nvmf_tgt.pg_threads[i], pg_stop, NULL);
+			sl_thread_send_msg(g_nvmf_tgt.pg_threads[i], pg_stop, g_nvmf_tgt.groups[i]);
 		sl_io_device_unregister(&g_nvmf_tgt, tgt_unregistered);
 		break;
 	default:

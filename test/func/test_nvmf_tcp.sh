@@ -45,9 +45,9 @@ nvmf_checks -s "$PORT" -n "$NQN" --hotadd-nsid 2 \
 	{ cat "$TEST_DIR/aen.out"; fail "namespace hot-add AEN"; }
 
 # The CLI, with both digests and a write larger than in-capsule.
-out=$(nvmf_host -s "$PORT" -n "$NQN" -g -G verify --length 262144) || fail "nvmf_host.py verify: $out"
+out=$(nvmf_host -s "$PORT" -n "$NQN" -g -G verify --length 131072) || fail "nvmf_host.py verify: $out"
 assert_contains "$out" '"match": true' "nvmf_host.py verify"
-[ "$(json_get 'd["r2t"] >= 1' <<<"$out")" = True ] || fail "256 KiB write without R2T: $out"
+[ "$(json_get 'd["r2t"] >= 1' <<<"$out")" = True ] || fail "128 KiB write without R2T: $out"
 
 # ---- allow-list: only HOST_OK may connect to NQN2 (a 4 KiB-block namespace).
 rpc nvmf_create_subsystem "$NQN2" -s SLUICE0000000000TCP2 -m 4
