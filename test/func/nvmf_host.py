@@ -473,6 +473,8 @@ class Queue:
         self.ddgst = False
         self.hpda = hpda
         self.maxr2t = maxr2t
+        self.h2c_chunk = 0  # >0: H2CData PDUs of at most this many bytes (below MAXH2CDATA)
+        self.cork = None  # a bytearray while PDUs are being batched into one send
         self.reader = PduReader()
         self.cpda = 0
         self.maxh2cdata = 0
@@ -499,12 +501,24 @@ class Queue:
             pass
 
     def send_raw(self, data, segment=None):
+        if self.cork is not None:
+            self.cork += data
+            return
         seg = self.segment if segment is None else segment
         if seg and seg > 0:
             for i in range(0, len(data), seg):
                 self.sock.sendall(data[i:i + seg])
         else:
             self.sock.sendall(data)
+
+    def batch(self):
+        """Start collecting sent PDUs; flush() sends them in one write, so the
+        target finds many PDUs in one read."""
+        self.cork = bytearray()
+
+    def flush(self):
+        data, self.cork = bytes(self.cork or b''), None
+        self.send_raw(data)
 
     def _fill(self, deadline):
         remaining = deadline - time.monotonic()
@@ -673,6 +687,8 @@ class Queue:
 
     def send_h2c(self, req, ttag, off, length):
         chunk = self.maxh2cdata or length
+        if self.h2c_chunk:
+            chunk = min(chunk, self.h2c_chunk)
         end = off + length
         while off < end:
             n = min(chunk, end - off)
