@@ -6,7 +6,7 @@ Linux kernel target).
     nvmf_checks.py -a ADDR -s PORT -n NQN [--disc-port P] [options] CHECK...
 
 Checks (see CHECKS below): discovery, identify, verify, digests, r2t,
-segmented, queues, sqflow, hpda, keepalive, aen (needs --hotadd-cmd), and
+segmented, queues, pipeline, sqflow, hpda, keepalive, aen (needs --hotadd-cmd), and
 the bad-input probes bad-*. Each prints
 "ok: ..." lines and "fact: ..." lines (observations worth recording); a
 failed assertion prints "FAIL: ..." and the run exits 1 after the
@@ -266,6 +266,11 @@ def c_r2t(x):
     check(w.h2c_pdus >= 1 and w.r2ts >= 1, 'R2T/H2CData used')
     if q.q.maxh2cdata and length > q.q.maxh2cdata:
         check(w.h2c_pdus >= length // q.q.maxh2cdata, 'H2CData PDUs split at MAXH2CDATA')
+    # The same write in H2CData PDUs of 4 KiB (below MAXH2CDATA, allowed).
+    q.q.h2c_chunk = 4096
+    w = _verify(x, c, q, 65536, 1200, 'r2t 64 KiB in 4 KiB H2CData PDUs')
+    check(w.h2c_pdus >= 16, 'H2CData split in %d PDUs' % w.h2c_pdus)
+    q.q.h2c_chunk = 0
     before = q.q.stats['c2h_data']
     q.read(x.a.nsid, 1000, length // c.block_size(x.a.nsid))
     fact('a %d-byte read came in %d C2HData PDU(s)' % (length, q.q.stats['c2h_data'] - before))
@@ -323,6 +328,38 @@ def c_queues(x):
     fact('Connect with qid 1 already connected: %s' % r.cqe.as_dict())
     check(not r.cqe.ok, 'a duplicate I/O qid is refused')
     q2.close()
+    c.close()
+
+
+def c_pipeline(x):
+    """Many commands in one TCP write (the target's parser finds several
+    PDUs per read): in-capsule writes, R2T writes and reads, up to SQSIZE
+    outstanding, completed in any order, then verified."""
+    c = x.ctrl()
+    q = c.connect_io_queue(1, sqsize=31)
+    bs = c.block_size(x.a.nsid)
+    n = 24
+    datas = {}
+    q.q.batch()
+    reqs = []
+    for i in range(n):
+        blocks = 4 if i % 3 else max(1, (q.q.incapsule // bs) + 4)  # every third one needs R2T
+        d = nh.pattern(blocks * bs, 0xC000 + i + x.seed)
+        lba = 8000 + i * 128
+        reqs.append(q.q.submit(nh.Sqe(nh.NVM_WRITE, x.a.nsid, lba, 0, blocks - 1), d))
+        datas[lba] = d
+    q.q.flush()
+    for r in reqs:
+        q.q.wait(r)
+    check(all(r.cqe.ok for r in reqs), '%d pipelined writes sent in one write() completed' % n)
+    q.q.batch()
+    reads = [(lba, q.q.submit(nh.Sqe(nh.NVM_READ, x.a.nsid, lba, 0, len(d) // bs - 1), rlen=len(d)))
+             for lba, d in datas.items()]
+    q.q.flush()
+    for lba, r in reads:
+        q.q.wait(r)
+    bad = [lba for lba, r in reads if not r.cqe.ok or bytes(r.rbuf) != datas[lba]]
+    check(not bad, '%d pipelined reads returned the data (bad LBAs: %s)' % (len(reads), bad))
     c.close()
 
 
@@ -836,7 +873,7 @@ def c_bad_many(x):
 
 CHECKS = {
     'discovery': c_discovery, 'identify': c_identify, 'verify': c_verify, 'digests': c_digests,
-    'r2t': c_r2t, 'segmented': c_segmented, 'queues': c_queues, 'sqflow': c_sqflow, 'hpda': c_hpda,
+    'r2t': c_r2t, 'segmented': c_segmented, 'queues': c_queues, 'sqflow': c_sqflow, 'hpda': c_hpda, 'pipeline': c_pipeline,
     'aen': c_aen, 'keepalive': c_keepalive,
     'bad-pdu': c_bad_pdu_header, 'bad-digest': c_bad_digest, 'bad-sgl': c_bad_sgl,
     'bad-length': c_bad_length, 'bad-connect': c_bad_connect, 'bad-close': c_bad_close,

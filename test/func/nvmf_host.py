@@ -451,6 +451,7 @@ class Request:
         self.rgot = 0
         self.cqe = None
         self.c2h_success = False
+        self.c2h_last = False
         self.r2ts = 0
         self.h2c_pdus = 0
         self.c2h_pdus = 0
@@ -472,6 +473,8 @@ class Queue:
         self.ddgst = False
         self.hpda = hpda
         self.maxr2t = maxr2t
+        self.h2c_chunk = 0  # >0: H2CData PDUs of at most this many bytes (below MAXH2CDATA)
+        self.cork = None  # a bytearray while PDUs are being batched into one send
         self.reader = PduReader()
         self.cpda = 0
         self.maxh2cdata = 0
@@ -498,12 +501,24 @@ class Queue:
             pass
 
     def send_raw(self, data, segment=None):
+        if self.cork is not None:
+            self.cork += data
+            return
         seg = self.segment if segment is None else segment
         if seg and seg > 0:
             for i in range(0, len(data), seg):
                 self.sock.sendall(data[i:i + seg])
         else:
             self.sock.sendall(data)
+
+    def batch(self):
+        """Start collecting sent PDUs; flush() sends them in one write, so the
+        target finds many PDUs in one read."""
+        self.cork = bytearray()
+
+    def flush(self):
+        data, self.cork = bytes(self.cork or b''), None
+        self.send_raw(data)
 
     def _fill(self, deadline):
         remaining = deadline - time.monotonic()
@@ -636,8 +651,14 @@ class Queue:
                 raise ProtocolError('C2HData datao %d, expected %d (in order)' % (datao, req.rgot))
             if datao + datal > req.rlen:
                 raise ProtocolError('C2HData past the buffer: %d+%d > %d' % (datao, datal, req.rlen))
+            if req.c2h_last:
+                raise ProtocolError('C2HData for cid %d after its LAST_PDU' % cccid)
             req.rbuf[datao:datao + datal] = pdu.data
             req.rgot += datal
+            if pdu.flags & F_DATA_LAST:
+                if req.rgot != req.rlen:
+                    raise ProtocolError('C2HData LAST_PDU after %d of %d bytes' % (req.rgot, req.rlen))
+                req.c2h_last = True
             req.c2h_pdus += 1
             self.stats['c2h_data'] += 1
             if pdu.flags & F_DATA_SUCCESS:
@@ -666,6 +687,8 @@ class Queue:
 
     def send_h2c(self, req, ttag, off, length):
         chunk = self.maxh2cdata or length
+        if self.h2c_chunk:
+            chunk = min(chunk, self.h2c_chunk)
         end = off + length
         while off < end:
             n = min(chunk, end - off)
@@ -685,8 +708,9 @@ class Queue:
         req = self.wait(self.submit(sqe, wdata, rlen, **kw))
         if check and not req.cqe.ok:
             raise NvmeStatusError(req.cqe, what or 'opcode 0x%02x' % sqe.b[0])
-        if check and rlen and req.rgot != rlen and req.cqe.ok:
-            raise ProtocolError('%s: %d of %d data bytes arrived' % (what or 'command', req.rgot, rlen))
+        if check and rlen and req.cqe.ok and (req.rgot != rlen or not req.c2h_last):
+            raise ProtocolError('%s: %d of %d data bytes arrived%s' % (
+                what or 'command', req.rgot, rlen, '' if req.c2h_last else ', no C2HData with LAST_PDU'))
         return req
 
     # -- Fabrics
@@ -1103,9 +1127,149 @@ def cmd_raw(args):
         return {'termreq': False, 'closed': True}
 
 
+class _FakeTarget:
+    """A minimal NVMe/TCP controller for the selftest: one connection,
+    Connect, Write (in-capsule, or R2T in 8 KiB windows with MAXH2CDATA
+    4 KiB) and Read (C2HData in 3,000-byte pieces, SUCCESS when the host
+    disabled SQ flow control). It exercises the host paths the Linux
+    target never takes (several R2Ts and C2HData PDUs per command)."""
+
+    BS = 512
+
+    def __init__(self):
+        import threading
+        self.lsock = socket.socket()
+        self.lsock.bind(('127.0.0.1', 0))
+        self.lsock.listen(1)
+        self.port = self.lsock.getsockname()[1]
+        self.blocks = {}
+        self.error = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        try:
+            self._serve()
+        except Exception as e:  # noqa: BLE001 - reported by the selftest
+            self.error = e
+
+    def _recv(self):
+        while True:
+            p = self.reader.pop()
+            if p is not None:
+                return p
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                return None
+            self.reader.feed(chunk)
+
+    def _send(self, ptype, spec, data=b'', flags=0):
+        self.sock.sendall(build_pdu(ptype, spec, data, flags, hdgst=self.hd, ddgst=self.dd))
+
+    def _resp(self, cid, dw0=0, status=0):
+        self._send(PDU_RSP, struct.pack('<IIHHHH', dw0, 0, 0, 0, cid, status))
+
+    def _serve(self):
+        self.sock, _ = self.lsock.accept()
+        self.reader = PduReader()
+        self.hd = self.dd = False
+        ic = self._recv()
+        dgst = ic.hdr[11]
+        self.sock.sendall(build_pdu(PDU_ICRESP, struct.pack('<HBBI', 0, 0, dgst, 4096) + bytes(112)))
+        self.hd, self.dd = bool(dgst & DGST_HDR), bool(dgst & DGST_DATA)
+        self.reader.hdgst, self.reader.ddgst = self.hd, self.dd
+        sqflow_off = False
+        while True:
+            p = self._recv()
+            if p is None:
+                return
+            if p.type != PDU_CMD:
+                raise ProtocolError('fake target: unexpected %r' % p)
+            sqe = p.hdr[8:72]
+            opc, cid = sqe[0], struct.unpack_from('<H', sqe, 2)[0]
+            length, sgl_id = struct.unpack_from('<I3xB', sqe, 32)
+            cdw10, cdw11, cdw12 = struct.unpack_from('<III', sqe, 40)
+            if opc == FABRICS:
+                sqflow_off = bool(sqe[46] & CATTR_DISABLE_SQFLOW)
+                self._resp(cid, dw0=1)
+            elif opc == NVM_WRITE:
+                data = bytearray()
+                if sgl_id == SGL_DATA_BLOCK_OFFSET:
+                    data += p.data
+                else:
+                    ttag = 7
+                    for off in range(0, length, 8192):
+                        n = min(8192, length - off)
+                        self._send(PDU_R2T, struct.pack('<HHII4x', cid, ttag, off, n))
+                        got = 0
+                        while got < n:
+                            h = self._recv()
+                            hcid, httag, datao, datal = struct.unpack_from('<HHII', h.hdr, 8)
+                            if (h.type, hcid, httag, datao) != (PDU_H2C_DATA, cid, ttag, off + got):
+                                raise ProtocolError('fake target: bad H2CData %r %d %d %d' % (
+                                    h, hcid, httag, datao))
+                            if datal > 4096:
+                                raise ProtocolError('fake target: H2CData of %d > MAXH2CDATA' % datal)
+                            if bool(h.flags & F_DATA_LAST) != (got + datal == n):
+                                raise ProtocolError('fake target: LAST_PDU flag wrong')
+                            data += h.data
+                            got += datal
+                        ttag += 1
+                for i in range(len(data) // self.BS):
+                    self.blocks[cdw10 + i] = bytes(data[i * self.BS:(i + 1) * self.BS])
+                self._resp(cid)
+            elif opc == NVM_READ:
+                nlb = (cdw12 & 0xFFFF) + 1
+                data = b''.join(self.blocks.get(cdw10 + i, bytes(self.BS)) for i in range(nlb))
+                for off in range(0, len(data), 3000):
+                    n = min(3000, len(data) - off)
+                    last = off + n == len(data)
+                    flags = (F_DATA_LAST | (F_DATA_SUCCESS if sqflow_off else 0)) if last else 0
+                    self._send(PDU_C2H_DATA, struct.pack('<HHII4x', cid, 0, off, n), data[off:off + n], flags)
+                if not sqflow_off:
+                    self._resp(cid)
+            else:
+                self._resp(cid, status=0x01 << 1)
+
+
+def _selftest_fake_target():
+    n = 0
+    for hd, dd, sqoff in ((False, False, False), (True, True, False), (False, True, True)):
+        t = _FakeTarget()
+        q = Queue('127.0.0.1', t.port, timeout=10, hdgst=hd, ddgst=dd)
+        q.incapsule = 4096
+        q.connect(1, 'nqn.x:fake', 'nqn.x:host', bytes(16), 1, disable_sqflow=sqoff)
+        small = pattern(1024, 1)
+        r = q.execute(Sqe(NVM_WRITE, 1, 0, 0, 1), small)
+        if r.r2ts:
+            raise ProtocolError('1 KiB write used R2T')
+        big = pattern(20480, 2)
+        r = q.execute(Sqe(NVM_WRITE, 1, 100, 0, 39), big)
+        if (r.r2ts, r.h2c_pdus) != (3, 5):
+            raise ProtocolError('20 KiB write: %d R2T %d H2CData, want 3 and 5' % (r.r2ts, r.h2c_pdus))
+        r = q.execute(Sqe(NVM_READ, 1, 100, 0, 39), rlen=20480)
+        if bytes(r.rbuf) != big or r.c2h_pdus != 7 or r.c2h_success != sqoff:
+            raise ProtocolError('20 KiB read: %d C2HData, success %s, equal %s' % (
+                r.c2h_pdus, r.c2h_success, bytes(r.rbuf) == big))
+        r = q.execute(Sqe(NVM_READ, 1, 0, 0, 1), rlen=1024)
+        if bytes(r.rbuf) != small:
+            raise ProtocolError('1 KiB read differs')
+        r = q.execute(Sqe(0x7E, 1), check=False)
+        if (r.cqe.sct, r.cqe.sc) != (0, 1):
+            raise ProtocolError('status decoding: %s' % r.cqe.as_dict())
+        q.close()
+        t.thread.join(5)
+        if t.error:
+            raise t.error
+        n += 1
+    return n
+
+
 def cmd_selftest(args):
     """Offline checks of this module: CRC32C vectors, PDU round trips
-    through the reader fed 1 byte at a time, digest and header errors."""
+    through the reader fed 1 byte at a time, digest and header errors, and
+    sessions with _FakeTarget (several R2Ts, H2CData split at MAXH2CDATA,
+    C2HData reassembly with and without SUCCESS, digests)."""
     vec = {b'': 0, b'123456789': 0xE3069283, bytes(32): 0x8A9136AA, b'\xff' * 32: 0x62A8AB43,
            bytes(range(32)): 0x46DD794E}
     for k, v in vec.items():
@@ -1153,7 +1317,9 @@ def cmd_selftest(args):
         raise AssertionError('plen < hlen not detected')
     except ProtocolError:
         pass
-    return {'selftest': 'passed', 'round_trips': n, 'python': sys.version.split()[0]}
+    fake = _selftest_fake_target()
+    return {'selftest': 'passed', 'round_trips': n, 'fake_target_sessions': fake,
+            'python': sys.version.split()[0]}
 
 
 def main(argv=None):

@@ -33,7 +33,7 @@ python3 "$host" selftest >/dev/null && echo "selftest=passed"
 python3 "$checks" -n "$nqn" --disc-port 8009 --expect-trsvcid 8009 discovery || rc=1
 python3 "$checks" -n "$nqn" --disc-port 4420 --expect-trsvcid 4420 discovery || rc=1
 python3 "$checks" -n "$nqn" --ns-bytes 67108864 --model Linux \
-	identify verify digests r2t segmented queues sqflow || rc=1
+	identify verify digests r2t segmented queues pipeline sqflow || rc=1
 # HPDA other than 0: recorded (observe mode), see the facts.
 python3 "$checks" -n "$nqn" --mode observe hpda || rc=1
 python3 "$checks" -n "$nqn" keepalive || rc=1
@@ -61,6 +61,25 @@ c.shutdown()
 print('marker=written')
 PY
 dd if=/dev/ram0 bs=4096 skip=12000 count=1 status=none | grep -qa sluice-nvmf-host-marker && echo "backing=has-marker"
+# Allow-list: a subsystem open to one host only is refused to others
+# (Connect Invalid Host) and left out of their discovery log.
+nqn2=$nqn-allow
+hok=nqn.2014-08.org.nvmexpress:uuid:35353535-0000-4000-8000-000000000001
+hno=nqn.2014-08.org.nvmexpress:uuid:35353535-0000-4000-8000-0000000000ff
+cfs=/sys/kernel/config/nvmet
+mkdir "$cfs/subsystems/$nqn2" "$cfs/hosts/$hok"
+ln -s "$cfs/hosts/$hok" "$cfs/subsystems/$nqn2/allowed_hosts/"
+ln -s "$cfs/subsystems/$nqn2" "$cfs/ports/8009/subsystems/$nqn2"
+python3 "$host" -s 8009 -q "$hno" discover >/tmp/d-no.json
+python3 "$host" -s 8009 -q "$hok" discover >/tmp/d-ok.json
+grep -q "\"subnqn\": \"$nqn2\"" /tmp/d-no.json || echo "disc_hidden=yes"
+grep -q "\"subnqn\": \"$nqn2\"" /tmp/d-ok.json && echo "disc_shown=yes"
+rc=0
+python3 "$host" -s 8009 -n "$nqn2" -q "$hno" id-ctrl >/dev/null 2>/tmp/refused.txt || rc=$?
+cat /tmp/refused.txt
+[ $rc = 1 ] && grep -q "sct 0x1 sc 0x84 (Connect Invalid Host)" /tmp/refused.txt && echo "refused=invalid-host"
+python3 "$host" -s 8009 -n "$nqn2" -q "$hok" id-ctrl >/dev/null && echo "allowed=yes"
+rm "$cfs/ports/8009/subsystems/$nqn2"
 # Bad input: the kernel's reactions, then the target must still serve.
 python3 "$checks" -n "$nqn" --mode observe --connections 200 bad && echo "observe=passed"
 dmesg | grep -i nvmet | tail -n 20 >&2
@@ -80,6 +99,10 @@ expect_eq "nvmf_host.py discover lists the subsystem" "$(get cli_discover)" ok
 expect_eq "nvmf_host.py verify with header+data digests" "$(get cli_verify)" ok
 expect_eq "data written by nvmf_host.py on the RAM disk" "$(get backing)" has-marker
 expect_eq "bad-input probes: the kernel target kept serving" "$(get observe)" passed
+expect_eq "discovery log hides a subsystem from a host it does not allow" "$(get disc_hidden)" yes
+expect_eq "discovery log shows it to the allowed host" "$(get disc_shown)" yes
+expect_eq "Connect from a host not allowed" "$(get refused)" invalid-host
+expect_eq "Connect from the allowed host" "$(get allowed)" yes
 # Facts that must hold (the kernel follows the NVMe-oF spec here).
 grep -q "^fact: Connect to an unknown subsystem -> CapsuleResp {'dw0': 65792, .*'sct': 1, 'sc': 130" "$W/out" ||
 	fail "Connect to an unknown subsystem: expected sct 1 sc 0x82 with IPO 256 IATTR 1"
