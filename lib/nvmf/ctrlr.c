@@ -432,8 +432,7 @@ int nvmf_ctrlr_keep_alive_poll(void *arg)
 
 		if (!s)
 			continue;
-		TAILQ_FOREACH_SAFE(c, &s->ctrlrs, link, tmp)
-		{
+		TAILQ_FOREACH_SAFE(c, &s->ctrlrs, link, tmp) {
 			if (!c->kato_ms ||
 			    now - c->last_keep_alive_tsc < (uint64_t)c->kato_ms * hz / 1000)
 				continue;

@@ -165,7 +165,8 @@ static int io_submit(struct nvmf_request *req)
 			goto answered;
 		}
 		if (req->iovcnt > 1) {
-			/* Passthrough takes one contiguous buffer: io_unit_size < max_io_size splits it. */
+			/* Passthrough takes one contiguous buffer: io_unit_size < max_io_size
+			 * splits it. */
 			io_status(req, SL_NVME_SCT_GENERIC, SL_NVME_SC_DATA_SGL_LENGTH_INVALID);
 			goto answered;
 		}

@@ -294,6 +294,7 @@ struct nvmf_tgt {
 	uint64_t discovery_genctr;
 	uint64_t next_qpair_id;
 	bool running;
+	bool pg_starting; /* the first transport is starting the poll groups */
 	uint16_t next_portid;
 };
 
