@@ -151,8 +151,8 @@ static void test_nqn_length(void **state)
 static void test_nqn_utf8_strict(void **state)
 {
 	static const char *const bad[] = {
-		"nqn.2016-06.io.spdk:\xe0\x80\x80",	    /* overlong U+0000, 3 bytes */
-		"nqn.2016-06.io.spdk:\xed\xa0\x80",	    /* surrogate U+D800 */
+		"nqn.2016-06.io.spdk:\xe0\x80\x80",	/* overlong U+0000, 3 bytes */
+		"nqn.2016-06.io.spdk:\xed\xa0\x80",	/* surrogate U+D800 */
 		"nqn.2016-06.io.spdk:\xf0\x80\x80\x80", /* overlong U+0000, 4 bytes */
 		"nqn.2016-06.io.spdk:\xf4\x90\x80\x80", /* U+110000 */
 	};
@@ -199,7 +199,8 @@ static void test_iov_copy_in(void **state)
 				uint8_t want = (b >= off && b < off + fits) ? src[b - off] : 0xee;
 
 				if (v.mem[b] != want)
-					fail_msg("copy_in off %" PRIu64 " len %zu: byte %zu is 0x%02x, "
+					fail_msg("copy_in off %" PRIu64
+						 " len %zu: byte %zu is 0x%02x, "
 						 "want 0x%02x",
 						 off, len, b, v.mem[b], want);
 			}
@@ -242,7 +243,9 @@ static void test_iov_copy_out_at(void **state)
 	assert_memory_equal(dst, v.mem, 16);
 	assert_int_equal(nvmf_iov_copy_out(dst, 4, v.iov, 3), 4);
 	/* Zero-length iovecs in the middle are skipped. */
-	struct iovec holes[4] = { { v.mem, 2 }, { v.mem + 2, 0 }, { v.mem + 2, 0 }, { v.mem + 2, 3 } };
+	struct iovec holes[4] = {
+		{ v.mem, 2 }, { v.mem + 2, 0 }, { v.mem + 2, 0 }, { v.mem + 2, 3 }
+	};
 
 	memset(dst, 0, sizeof(dst));
 	assert_int_equal(nvmf_iov_copy_out_at(dst, 10, holes, 4, 1), 4);
@@ -305,7 +308,7 @@ static void test_trtype_adrfam(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_nqn_table),     cmocka_unit_test(test_nqn_length),
+		cmocka_unit_test(test_nqn_table),	cmocka_unit_test(test_nqn_length),
 		cmocka_unit_test(test_nqn_utf8_strict), cmocka_unit_test(test_iov_copy_in),
 		cmocka_unit_test(test_iov_copy_out_at), cmocka_unit_test(test_iov_zero),
 		cmocka_unit_test(test_trtype_adrfam),
