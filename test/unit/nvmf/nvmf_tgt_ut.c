@@ -182,8 +182,9 @@ static bool subsystem_listed(const char *nqn)
 
 static void create_malloc(const char *name, int blocks, int bs)
 {
-	json_decref(rpc_ok("bdev_malloc_create", json_pack("{s:s, s:i, s:i}", "name", name,
-							  "num_blocks", blocks, "block_size", bs)));
+	json_decref(
+		rpc_ok("bdev_malloc_create", json_pack("{s:s, s:i, s:i}", "name", name,
+						       "num_blocks", blocks, "block_size", bs)));
 }
 
 static void delete_subsystem(const char *nqn)
@@ -247,12 +248,14 @@ static void test_transport(void **state)
 	json_decref(res);
 	rpc_err("nvmf_create_transport", json_pack("{s:s}", "trtype", "RDMA"),
 		SL_JSONRPC_ERROR_INVALID_PARAMS, "not supported");
-	rpc_err("nvmf_create_transport", json_pack("{s:s, s:i}", "trtype", "TCP", "max_queue_depth", 1),
+	rpc_err("nvmf_create_transport",
+		json_pack("{s:s, s:i}", "trtype", "TCP", "max_queue_depth", 1),
 		SL_JSONRPC_ERROR_INVALID_PARAMS, "max_queue_depth");
 	rpc_err("nvmf_create_transport",
 		json_pack("{s:s, s:i}", "trtype", "TCP", "max_queue_depth", 4097),
 		SL_JSONRPC_ERROR_INVALID_PARAMS, "max_queue_depth");
-	rpc_err("nvmf_create_transport", json_pack("{s:s, s:i}", "trtype", "TCP", "max_aq_depth", 31),
+	rpc_err("nvmf_create_transport",
+		json_pack("{s:s, s:i}", "trtype", "TCP", "max_aq_depth", 31),
 		SL_JSONRPC_ERROR_INVALID_PARAMS, "max_aq_depth");
 	rpc_err("nvmf_create_transport",
 		json_pack("{s:s, s:i}", "trtype", "TCP", "max_qpairs_per_ctrlr", 1),
@@ -260,12 +263,14 @@ static void test_transport(void **state)
 	rpc_err("nvmf_create_transport",
 		json_pack("{s:s, s:i}", "trtype", "TCP", "max_io_size", 3 * 4096),
 		SL_JSONRPC_ERROR_INVALID_PARAMS, "max_io_size");
-	rpc_err("nvmf_create_transport", json_pack("{s:s, s:i}", "trtype", "TCP", "max_io_size", 2048),
+	rpc_err("nvmf_create_transport",
+		json_pack("{s:s, s:i}", "trtype", "TCP", "max_io_size", 2048),
 		SL_JSONRPC_ERROR_INVALID_PARAMS, "max_io_size");
 	rpc_err("nvmf_create_transport",
 		json_pack("{s:s, s:i}", "trtype", "TCP", "in_capsule_data_size", 4100),
 		SL_JSONRPC_ERROR_INVALID_PARAMS, "in_capsule_data_size");
-	rpc_err("nvmf_create_transport", json_pack("{s:s, s:i}", "trtype", "TCP", "io_unit_size", 256),
+	rpc_err("nvmf_create_transport",
+		json_pack("{s:s, s:i}", "trtype", "TCP", "io_unit_size", 256),
 		SL_JSONRPC_ERROR_INVALID_PARAMS, "io_unit_size");
 	/* 128 KiB in units of 1 KiB would need 128 iovecs, more than a request has. */
 	rpc_err("nvmf_create_transport",
@@ -320,12 +325,14 @@ static void test_create_subsystem_bad_input(void **state)
 		SL_JSONRPC_ERROR_INVALID_PARAMS, "223");
 	rpc_err("nvmf_create_subsystem", json_pack("{s:s}", "nqn", SL_NVMF_DISCOVERY_NQN),
 		SL_JSONRPC_ERROR_INVALID_PARAMS, "");
-	rpc_err("nvmf_create_subsystem", json_pack("{s:s}", "nqn", "nqn.2014-08.org.nvmexpress:uuid:zz"),
+	rpc_err("nvmf_create_subsystem",
+		json_pack("{s:s}", "nqn", "nqn.2014-08.org.nvmexpress:uuid:zz"),
 		SL_JSONRPC_ERROR_INVALID_PARAMS, "UUID");
 	rpc_err("nvmf_create_subsystem",
 		json_pack("{s:s, s:s}", "nqn", NQN_A, "serial_number", "123456789012345678901"),
 		SL_JSONRPC_ERROR_INVALID_PARAMS, "serial_number");
-	rpc_err("nvmf_create_subsystem", json_pack("{s:s, s:s}", "nqn", NQN_A, "serial_number", "a\tb"),
+	rpc_err("nvmf_create_subsystem",
+		json_pack("{s:s, s:s}", "nqn", NQN_A, "serial_number", "a\tb"),
 		SL_JSONRPC_ERROR_INVALID_PARAMS, "serial_number");
 	rpc_err("nvmf_create_subsystem", json_pack("{s:s, s:s}", "nqn", NQN_A, "model_number", ""),
 		SL_JSONRPC_ERROR_INVALID_PARAMS, "model_number");
@@ -335,14 +342,16 @@ static void test_create_subsystem_bad_input(void **state)
 		SL_JSONRPC_ERROR_INVALID_PARAMS, "model_number");
 	rpc_err("nvmf_create_subsystem", json_pack("{s:s, s:i}", "nqn", NQN_A, "min_cntlid", 0),
 		SL_JSONRPC_ERROR_INVALID_PARAMS, "cntlid");
-	rpc_err("nvmf_create_subsystem", json_pack("{s:s, s:i}", "nqn", NQN_A, "max_cntlid", 0xfff0),
+	rpc_err("nvmf_create_subsystem",
+		json_pack("{s:s, s:i}", "nqn", NQN_A, "max_cntlid", 0xfff0),
 		SL_JSONRPC_ERROR_INVALID_PARAMS, "cntlid");
 	rpc_err("nvmf_create_subsystem",
 		json_pack("{s:s, s:i, s:i}", "nqn", NQN_A, "min_cntlid", 10, "max_cntlid", 9),
 		SL_JSONRPC_ERROR_INVALID_PARAMS, "cntlid");
 	rpc_err("nvmf_create_subsystem", json_pack("{s:s, s:i}", "nqn", NQN_A, "min_cntlid", 70000),
 		SL_JSONRPC_ERROR_INVALID_PARAMS, "");
-	rpc_err("nvmf_create_subsystem", json_pack("{s:s, s:i}", "nqn", NQN_A, "max_namespaces", 1025),
+	rpc_err("nvmf_create_subsystem",
+		json_pack("{s:s, s:i}", "nqn", NQN_A, "max_namespaces", 1025),
 		SL_JSONRPC_ERROR_INVALID_PARAMS, "max_namespaces");
 	rpc_err("nvmf_create_subsystem", json_pack("{s:s, s:b}", "nqn", NQN_A, "ana_reporting", 1),
 		SL_JSONRPC_ERROR_INVALID_PARAMS, "ANA");
@@ -418,7 +427,8 @@ static void test_namespaces(void **state)
 	ns = json_pack("{s:s, s:i, s:s, s:s, s:s}", "bdev_name", "NsM1", "nsid", 4, "nguid",
 		       "00112233-4455-6677-8899-aabbccddeeff", "eui64", "0102030405060708", "uuid",
 		       "aaaaaaaa-2222-4333-8444-555555555555");
-	res = rpc_ok("nvmf_subsystem_add_ns", json_pack("{s:s, s:o}", "nqn", NQN_A, "namespace", ns));
+	res = rpc_ok("nvmf_subsystem_add_ns",
+		     json_pack("{s:s, s:o}", "nqn", NQN_A, "namespace", ns));
 	assert_int_equal(json_integer_value(res), 4);
 	json_decref(res);
 	rpc_err("nvmf_subsystem_add_ns",
@@ -526,7 +536,8 @@ static void test_hosts_and_listeners(void **state)
 	rpc_ok_free("nvmf_create_subsystem", json_pack("{s:s}", "nqn", NQN_A));
 	rpc_err("nvmf_subsystem_add_host", json_pack("{s:s, s:s}", "nqn", NQN_A, "host", "bad"),
 		SL_JSONRPC_ERROR_INVALID_PARAMS, "");
-	rpc_ok_free("nvmf_subsystem_add_host", json_pack("{s:s, s:s}", "nqn", NQN_A, "host", HOSTNQN));
+	rpc_ok_free("nvmf_subsystem_add_host",
+		    json_pack("{s:s, s:s}", "nqn", NQN_A, "host", HOSTNQN));
 	rpc_err("nvmf_subsystem_add_host", json_pack("{s:s, s:s}", "nqn", NQN_A, "host", HOSTNQN),
 		-EEXIST, "already");
 	rpc_ok_free("nvmf_subsystem_add_host",
@@ -535,8 +546,8 @@ static void test_hosts_and_listeners(void **state)
 		json_pack("{s:s, s:s}", "nqn", NQN_A, "host", "nqn.2024-01.io.sluice:other"),
 		SL_JSONRPC_ERROR_INVALID_PARAMS, "not on the list");
 	rpc_err("nvmf_subsystem_add_host",
-		json_pack("{s:s, s:s, s:s}", "nqn", NQN_A, "host", "nqn.2024-01.io.sluice:h3", "psk",
-			  "x"),
+		json_pack("{s:s, s:s, s:s}", "nqn", NQN_A, "host", "nqn.2024-01.io.sluice:h3",
+			  "psk", "x"),
 		SL_JSONRPC_ERROR_INVALID_PARAMS, "TLS");
 	rpc_ok_free("nvmf_subsystem_remove_host",
 		    json_pack("{s:s, s:s}", "nqn", NQN_A, "host", "nqn.2024-01.io.sluice:host2"));
@@ -546,12 +557,12 @@ static void test_hosts_and_listeners(void **state)
 	rpc_ok_free("nvmf_subsystem_add_listener", listen_params(NQN_A, port));
 	rpc_err("nvmf_subsystem_add_listener", listen_params(NQN_A, port), -EEXIST, "exists");
 	rpc_err("nvmf_subsystem_add_listener",
-		json_pack("{s:s, s:{s:s, s:s, s:s}}", "nqn", NQN_A, "listen_address", "trtype", "rdma",
-			  "traddr", "127.0.0.1", "trsvcid", "4420"),
+		json_pack("{s:s, s:{s:s, s:s, s:s}}", "nqn", NQN_A, "listen_address", "trtype",
+			  "rdma", "traddr", "127.0.0.1", "trsvcid", "4420"),
 		SL_JSONRPC_ERROR_INVALID_PARAMS, "trtype");
 	rpc_err("nvmf_subsystem_add_listener",
-		json_pack("{s:s, s:{s:s, s:s, s:s}}", "nqn", NQN_A, "listen_address", "trtype", "tcp",
-			  "traddr", "127.0.0.1", "trsvcid", "65536"),
+		json_pack("{s:s, s:{s:s, s:s, s:s}}", "nqn", NQN_A, "listen_address", "trtype",
+			  "tcp", "traddr", "127.0.0.1", "trsvcid", "65536"),
 		SL_JSONRPC_ERROR_INVALID_PARAMS, "trsvcid");
 	rpc_err("nvmf_subsystem_add_listener",
 		json_pack("{s:s, s:{s:s, s:s, s:s, s:s}}", "nqn", NQN_A, "listen_address", "trtype",
@@ -638,17 +649,18 @@ static void test_config_replay(void **state)
 				     "bdev_name", "CfgM1", "nsid", 5, "nguid",
 				     "0f0e0d0c0b0a09080706050403020100", "uuid",
 				     "bbbbbbbb-2222-4333-8444-555555555555")));
-	rpc_ok_free("nvmf_subsystem_add_host", json_pack("{s:s, s:s}", "nqn", NQN_CFG, "host", HOSTNQN));
+	rpc_ok_free("nvmf_subsystem_add_host",
+		    json_pack("{s:s, s:s}", "nqn", NQN_CFG, "host", HOSTNQN));
 	rpc_ok_free("nvmf_subsystem_add_listener", listen_params(NQN_CFG, port));
 
 	before = get_subsystem(NQN_CFG);
 	entries = config_of(NQN_CFG, &t);
 	assert_non_null(t);
-	assert_string_equal(json_string_value(json_object_get(
-				    json_object_get(t, "params"), "trtype")),
-			    "TCP");
-	assert_string_equal(json_string_value(json_object_get(json_array_get(entries, 0), "method")),
-			    "nvmf_create_subsystem");
+	assert_string_equal(
+		json_string_value(json_object_get(json_object_get(t, "params"), "trtype")), "TCP");
+	assert_string_equal(
+		json_string_value(json_object_get(json_array_get(entries, 0), "method")),
+		"nvmf_create_subsystem");
 	assert_int_equal(json_array_size(entries), 5); /* create, 2 x add_ns, add_host, listener */
 
 	/* The transport entry decodes (it fails only because the transport exists). */
@@ -660,7 +672,8 @@ static void test_config_replay(void **state)
 	replay(entries);
 	after = get_subsystem(NQN_CFG);
 	if (!json_equal(before, after)) {
-		char *b = json_dumps(before, JSON_SORT_KEYS), *a = json_dumps(after, JSON_SORT_KEYS);
+		char *b = json_dumps(before, JSON_SORT_KEYS),
+		     *a = json_dumps(after, JSON_SORT_KEYS);
 
 		fail_msg("replayed config differs:\nbefore %s\nafter  %s", b, a);
 	}
@@ -690,7 +703,8 @@ static void test_config_keeps_eui64_and_digests(void **state)
 				     "bdev_name", "CfgE0", "eui64", "1122334455667788")));
 	entries = config_of(NQN_CFG, &t);
 	json_array_foreach(entries, i, ns) {
-		if (strcmp(json_string_value(json_object_get(ns, "method")), "nvmf_subsystem_add_ns"))
+		if (strcmp(json_string_value(json_object_get(ns, "method")),
+			   "nvmf_subsystem_add_ns"))
 			continue;
 		found = true;
 		json_t *n = json_object_get(json_object_get(ns, "params"), "namespace");
@@ -821,8 +835,8 @@ static void host_icreq(struct host *h)
  * Send a command; data goes in the capsule (writes) or rlen bytes are asked
  * for (reads). Returns the cid.
  */
-static uint16_t host_submit(struct host *h, struct sl_nvme_cmd *cmd, const void *data, uint32_t dlen,
-			    uint32_t rlen)
+static uint16_t host_submit(struct host *h, struct sl_nvme_cmd *cmd, const void *data,
+			    uint32_t dlen, uint32_t rlen)
 {
 	uint8_t buf[sizeof(struct sl_nvme_tcp_cmd) + 8192];
 	struct sl_nvme_tcp_cmd *c = (void *)buf;
@@ -964,7 +978,6 @@ static void host_io_up(struct host *h, const char *subnqn, uint16_t cntlid, uint
 }
 
 static int g_wire_port;
-
 
 /* A subsystem on a listener for the wire tests, host allowed, namespace 1 on bdev. */
 static void wire_subsystem_up(const char *bdev)
@@ -1134,9 +1147,9 @@ static void test_delete_subsystem_with_io_held(void **state)
 	cntlid = host_admin_up(&a, NQN_WIRE);
 	host_open(&q, g_wire_port);
 	host_io_up(&q, NQN_WIRE, cntlid, 1);
-	rpc_ok_free("bdev_error_inject_error", json_pack("{s:s, s:s, s:s, s:i}", "name", "EE_WireM3",
-							 "io_type", "write", "error_type",
-							 "pending", "num", 1));
+	rpc_ok_free("bdev_error_inject_error",
+		    json_pack("{s:s, s:s, s:s, s:i}", "name", "EE_WireM3", "io_type", "write",
+			      "error_type", "pending", "num", 1));
 	cmd.opc = SL_NVME_OPC_WRITE;
 	cmd.nsid = 1;
 	cmd.cdw10 = 0;
@@ -1166,9 +1179,9 @@ static void test_delete_subsystem_with_io_held(void **state)
 		fail_msg("nvmf_delete_subsystem completed while a queue pair of the subsystem "
 			 "still had a write outstanding in the bdev");
 	/* Release the write: the deletion may go on now. */
-	rpc_ok_free("bdev_error_inject_error", json_pack("{s:s, s:s, s:s}", "name", "EE_WireM3",
-							 "io_type", "clear", "error_type",
-							 "failure"));
+	rpc_ok_free("bdev_error_inject_error",
+		    json_pack("{s:s, s:s, s:s}", "name", "EE_WireM3", "io_type", "clear",
+			      "error_type", "failure"));
 	poll_until(&r.done);
 	json_decref(r.resp);
 	host_close(&q);
