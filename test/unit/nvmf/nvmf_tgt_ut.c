@@ -913,8 +913,8 @@ static struct sl_nvme_cpl host_exec(struct host *h, struct sl_nvme_cmd *cmd, con
 	return host_wait(h, cid, rdata, rlen);
 }
 
-static struct sl_nvme_cpl host_connect(struct host *h, const char *subnqn, uint16_t qid,
-				       uint16_t cntlid)
+static struct sl_nvme_cpl host_connect_ex(struct host *h, const char *subnqn, uint16_t qid,
+					  uint16_t cntlid, uint16_t sqsize, uint8_t cattr)
 {
 	struct sl_nvmf_connect_data d = { 0 };
 	struct sl_nvme_cmd cmd = { 0 };
@@ -929,8 +929,15 @@ static struct sl_nvme_cpl host_connect(struct host *h, const char *subnqn, uint1
 	c->opcode = SL_NVME_OPC_FABRICS;
 	c->fctype = SL_NVMF_FCTYPE_CONNECT;
 	c->qid = qid;
-	c->sqsize = 31;
+	c->sqsize = sqsize;
+	c->cattr = cattr;
 	return host_exec(h, &cmd, &d, sizeof(d), NULL, 0);
+}
+
+static struct sl_nvme_cpl host_connect(struct host *h, const char *subnqn, uint16_t qid,
+				       uint16_t cntlid)
+{
+	return host_connect_ex(h, subnqn, qid, cntlid, 31, 0);
 }
 
 static struct sl_nvme_cpl host_prop(struct host *h, bool set, uint32_t ofst, int size,
@@ -1059,6 +1066,36 @@ static void test_wire_identify(void **state)
 }
 
 /*
+ * Property Get as the first command, before any Connect: fabrics_exec
+ * forwards Property Get/Set on qid 0 to the target thread without checking
+ * that the queue pair is connected, and admin_on_tgt dereferences
+ * qpair->ctrlr, which is NULL: the whole target crashes (SIGSEGV) on one
+ * unauthenticated PDU. The answer should be Command Sequence Error.
+ */
+static void test_wire_property_before_connect(void **state)
+{
+	struct sl_nvme_cpl cpl;
+	struct host h;
+
+	(void)state;
+	UT_KNOWN_BUG("Property Get/Set before Connect: NULL controller dereference on the target "
+		     "thread (the process crashes)");
+	create_malloc("WireM6", 64, 512);
+	wire_subsystem_up("WireM6");
+	host_open(&h, g_wire_port);
+	host_icreq(&h);
+	cpl = host_prop(&h, false, SL_NVME_REG_CAP, 8, 0);
+	assert_int_equal((cpl.status_raw >> 1) & 0xff, SL_NVME_SC_COMMAND_SEQUENCE_ERROR);
+	assert_int_equal((cpl.status_raw >> 9) & 0x7, SL_NVME_SCT_GENERIC);
+	cpl = host_prop(&h, true, SL_NVME_REG_CC, 4, 1);
+	assert_int_equal((cpl.status_raw >> 1) & 0xff, SL_NVME_SC_COMMAND_SEQUENCE_ERROR);
+	host_close(&h);
+	wait_no_qpairs();
+	delete_subsystem(NQN_WIRE);
+	rpc_ok_free("bdev_malloc_delete", json_pack("{s:s}", "name", "WireM6"));
+}
+
+/*
  * Fabrics Disconnect on an I/O queue gets its response before the queue
  * closes (NVMe-oF 1.1, 3.6; qpair.c's own comment says the host waits for it).
  */
@@ -1087,6 +1124,105 @@ static void test_wire_disconnect_response(void **state)
 	wait_no_qpairs();
 	delete_subsystem(NQN_WIRE);
 	rpc_ok_free("bdev_malloc_delete", json_pack("{s:s}", "name", "WireM1"));
+}
+
+/*
+ * n writes larger than the in-capsule size on an I/O queue of SQSIZE 3:
+ * every command gets one R2T for all its data, one H2CData answers it, every
+ * command completes, and the data reads back.
+ */
+static void r2t_writes(int n, uint8_t cattr)
+{
+	enum { SQSIZE = 3, LEN = 16384 };
+	static uint8_t data[LEN], rd[LEN];
+	uint8_t pdu[256];
+	struct host a, q;
+	struct sl_nvme_cmd cmd;
+	struct sl_nvme_cpl cpl;
+	uint16_t cntlid, last_cid = 0;
+	int done = 0;
+
+	assert_true(n <= SQSIZE + 1);
+	create_malloc("WireM4", 1024, 512);
+	wire_subsystem_up("WireM4");
+	host_open(&a, g_wire_port);
+	cntlid = host_admin_up(&a, NQN_WIRE);
+	host_open(&q, g_wire_port);
+	host_icreq(&q);
+	cpl = host_connect_ex(&q, NQN_WIRE, 1, cntlid, SQSIZE, cattr);
+	CPL_OK(cpl);
+	for (int i = 0; i < n; i++) {
+		memset(&cmd, 0, sizeof(cmd));
+		cmd.opc = SL_NVME_OPC_WRITE;
+		cmd.nsid = 1;
+		cmd.cdw10 = (uint32_t)(i * (LEN / 512));
+		cmd.cdw12 = LEN / 512 - 1;
+		last_cid = host_submit(&q, &cmd, NULL, 0, LEN);
+	}
+	for (int i = 0; i < n; i++) {
+		struct sl_nvme_tcp_r2t_hdr *r = (void *)pdu;
+		struct sl_nvme_tcp_data_hdr h2c = { 0 };
+
+		host_recv_pdu(&q, pdu, sizeof(pdu));
+		assert_int_equal(r->common.pdu_type, SL_NVME_TCP_PDU_R2T);
+		assert_int_equal(r->r2to, 0);
+		assert_int_equal(r->r2tl, LEN);
+		memset(data, 0x30 + r->cccid, sizeof(data));
+		h2c.common.pdu_type = SL_NVME_TCP_PDU_H2C_DATA;
+		h2c.common.flags = SL_NVME_TCP_FLAG_LAST_PDU;
+		h2c.common.hlen = sizeof(h2c);
+		h2c.common.pdo = sizeof(h2c);
+		h2c.common.plen = (uint32_t)sizeof(h2c) + LEN;
+		h2c.cccid = r->cccid;
+		h2c.ttag = r->ttag;
+		h2c.datal = LEN;
+		host_send(&q, &h2c, sizeof(h2c));
+		host_send(&q, data, LEN);
+	}
+	while (done < n) {
+		struct sl_nvme_tcp_rsp *r = (void *)pdu;
+
+		host_recv_pdu(&q, pdu, sizeof(pdu));
+		assert_int_equal(r->common.pdu_type, SL_NVME_TCP_PDU_CAPSULE_RESP);
+		CPL_OK(r->rccqe);
+		done++;
+	}
+	/* The last command's blocks read back as what its H2CData carried. */
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.opc = SL_NVME_OPC_READ;
+	cmd.nsid = 1;
+	cmd.cdw10 = (uint32_t)((n - 1) * (LEN / 512));
+	cmd.cdw12 = LEN / 512 - 1;
+	cpl = host_exec(&q, &cmd, NULL, 0, rd, LEN);
+	CPL_OK(cpl);
+	memset(data, 0x30 + last_cid, sizeof(data));
+	assert_memory_equal(rd, data, LEN);
+	host_close(&q);
+	host_close(&a);
+	wait_no_qpairs();
+	delete_subsystem(NQN_WIRE);
+	rpc_ok_free("bdev_malloc_delete", json_pack("{s:s}", "name", "WireM4"));
+}
+
+/* With SQ flow control the host keeps one entry free: SQSIZE writes at once. */
+static void test_wire_r2t_writes(void **state)
+{
+	(void)state;
+	r2t_writes(3, 0);
+}
+
+/*
+ * SQ flow control disabled: the host may use all SQSIZE + 1 entries. Today
+ * tcp_conn_ready stops reading at a PDU boundary when no request is free,
+ * so the H2CData that would free them are never read and the queue hangs.
+ */
+static void test_wire_full_queue_of_r2t_writes(void **state)
+{
+	(void)state;
+	UT_KNOWN_BUG("tcp_conn_ready will not read H2CData while every request is waiting for "
+		     "its H2CData (SQ flow control disabled, SQSIZE + 1 writes past the "
+		     "in-capsule size): the queue hangs");
+	r2t_writes(4, SL_NVMF_CONNECT_CATTR_DISABLE_SQ_FLOW_CONTROL);
 }
 
 /*
@@ -1191,6 +1327,70 @@ static void test_delete_subsystem_with_io_held(void **state)
 	rpc_ok_free("bdev_malloc_delete", json_pack("{s:s}", "name", "WireM3"));
 }
 
+/*
+ * nvmf_subsystem_get_qpairs while a queue pair of a gone controller still
+ * drains a write: the controller is freed on the target thread as soon as
+ * its queue pairs have *started* disconnecting (nvmf_qpair_disconnect sends
+ * "left" at once), but the queue pair stays in its poll group until the
+ * write completes, and pg_collect dereferences q->ctrlr->subsys and
+ * q->ctrlr->cntlid (use after free under ASan; a listing for a controller
+ * that nvmf_subsystem_get_controllers no longer has).
+ */
+static void test_get_qpairs_after_ctrlr_freed(void **state)
+{
+	static uint8_t data[512];
+	struct host a, q;
+	struct sl_nvme_cmd cmd = { 0 };
+	json_t *res;
+	uint16_t cntlid;
+	uint64_t deadline;
+
+	(void)state;
+	UT_KNOWN_BUG("nvmf_subsystem_get_qpairs reads the controller of a draining queue pair "
+		     "after the controller was freed (use after free)");
+	create_malloc("WireM5", 64, 512);
+	json_decref(rpc_ok("bdev_error_create", json_pack("{s:s}", "base_name", "WireM5")));
+	wire_subsystem_up("EE_WireM5");
+	host_open(&a, g_wire_port);
+	cntlid = host_admin_up(&a, NQN_WIRE);
+	host_open(&q, g_wire_port);
+	host_io_up(&q, NQN_WIRE, cntlid, 1);
+	rpc_ok_free("bdev_error_inject_error",
+		    json_pack("{s:s, s:s, s:s, s:i}", "name", "EE_WireM5", "io_type", "write",
+			      "error_type", "pending", "num", 1));
+	cmd.opc = SL_NVME_OPC_WRITE;
+	cmd.nsid = 1;
+	host_submit(&q, &cmd, data, sizeof(data), 0);
+	poll_for_ms(20);
+	/* The host goes away; the write stays held. */
+	host_close(&q);
+	host_close(&a);
+	deadline = ut_deadline(UT_WAIT_SEC);
+	for (;;) {
+		poll_all(1);
+		res = rpc_ok("nvmf_subsystem_get_controllers", json_pack("{s:s}", "nqn", NQN_WIRE));
+		if (json_array_size(res) == 0)
+			break;
+		json_decref(res);
+		if (ut_expired(deadline))
+			fail_msg("the controller was not torn down");
+	}
+	json_decref(res);
+	assert_int_equal(pg_qpair_count(), 1); /* the I/O queue pair drains its write */
+	res = rpc_ok("nvmf_subsystem_get_qpairs", json_pack("{s:s}", "nqn", NQN_WIRE));
+	if (json_array_size(res) != 0)
+		fail_msg("get_qpairs lists %zu queue pair(s) of a freed controller",
+			 json_array_size(res));
+	json_decref(res);
+	rpc_ok_free("bdev_error_inject_error",
+		    json_pack("{s:s, s:s, s:s}", "name", "EE_WireM5", "io_type", "clear",
+			      "error_type", "failure"));
+	wait_no_qpairs();
+	delete_subsystem(NQN_WIRE);
+	rpc_ok_free("bdev_error_delete", json_pack("{s:s}", "name", "EE_WireM5"));
+	rpc_ok_free("bdev_malloc_delete", json_pack("{s:s}", "name", "WireM5"));
+}
+
 /* ---- setup ---- */
 
 static int g_started = 1;
@@ -1259,9 +1459,13 @@ int main(void)
 		cmocka_unit_test(test_config_replay),
 		cmocka_unit_test(test_config_keeps_eui64_and_digests),
 		cmocka_unit_test(test_wire_identify),
+		cmocka_unit_test(test_wire_property_before_connect),
 		cmocka_unit_test(test_wire_disconnect_response),
+		cmocka_unit_test(test_wire_r2t_writes),
+		cmocka_unit_test(test_wire_full_queue_of_r2t_writes),
 		cmocka_unit_test(test_wire_fatal_after_reset),
 		cmocka_unit_test(test_delete_subsystem_with_io_held),
+		cmocka_unit_test(test_get_qpairs_after_ctrlr_freed),
 	};
 
 	ut_apply_filter();
