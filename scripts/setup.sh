@@ -286,7 +286,10 @@ bind_vfio() {
 	# A failed probe shows in the driver link, checked below.
 	echo "$bdf" 2>/dev/null >/sys/bus/pci/drivers_probe || true
 	if [ "$(pci_driver "$bdf")" != vfio-pci ]; then
-		warn "$bdf: vfio-pci did not take it (see dmesg); it has driver '$(pci_driver "$bdf")' now"
+		# Do not leave it driverless: back to whatever takes it without the override.
+		echo >"$d/driver_override" || true
+		echo "$bdf" 2>/dev/null >/sys/bus/pci/drivers_probe || true
+		warn "$bdf: vfio-pci did not take it (see dmesg); its driver is now '$(pci_driver "$bdf")'"
 		return 1
 	fi
 	group=$(iommu_group "$bdf")
