@@ -9,6 +9,18 @@
 
 W=$SL_TEST_WORKDIR
 
+# help and usage need no guest.
+rc=0
+scripts/setup.sh help >"$W/help.out" 2>&1 || rc=$?
+expect_eq "setup.sh help: exit" "$rc" 0
+for w in PCI_ALLOWED PCI_BLOCKED vfio-pci driver_override "no-IOMMU" "Exit status"; do
+	grep -qF -- "$w" "$W/help.out" || fail "setup.sh help does not mention $w"
+done
+ok "help mentions PCI_ALLOWED, PCI_BLOCKED, vfio-pci, driver_override, no-IOMMU, exit status"
+rc=0
+scripts/setup.sh bogus >/dev/null 2>&1 || rc=$?
+expect_eq "setup.sh bogus: exit" "$rc" 1
+
 guest=$(guest_script guest.sh <<'EOF'
 S=$PWD/scripts/setup.sh
 O=$SL_VM_WORKDIR
@@ -88,6 +100,21 @@ dmsetup create --noudevsync sl-hold --table "0 $(blockdev --getsz "$dev1") linea
 run holder PCI_ALLOWED="$bdf1" HUGEMEM=0 "$S"
 drivers holder
 dmsetup remove --noudevsync sl-hold
+# A file system on a partition of the namespace.
+# An MBR with one Linux partition (LBA 2048, 8 MiB) written by hand: no
+# partitioning tool needed.
+printf '\x00\x00\x00\x00\x83\x00\x00\x00\x00\x08\x00\x00\x00\x40\x00\x00' |
+	dd of="$dev1" bs=1 seek=446 conv=notrunc,fsync status=none
+printf '\x55\xaa' | dd of="$dev1" bs=1 seek=510 conv=notrunc,fsync status=none
+blockdev --rereadpt "$dev1"
+vm_wait_for "${dev1}p1" test -b "${dev1}p1"
+mkfs.ext4 -q -F "${dev1}p1"
+mkdir -p /tmp/sl-part
+mount "${dev1}p1" /tmp/sl-part
+run part PCI_ALLOWED="$bdf1" HUGEMEM=0 "$S"
+drivers part
+umount /tmp/sl-part
+echo "dev1_part=${dev1}p1"
 
 # (3) Unmounted now: PCI_ALLOWED binds controller 0 only.
 umount /tmp/sl-mnt
@@ -130,7 +157,7 @@ show() {
 has() { # STEP FILE-SUFFIX TEXT
 	grep -qF -- "$3" "$W/$1.$2" || fail "setup.sh $1: '$3' not in its std${2}"
 }
-for s in badaddr nodev notnvme nonroot nonroot_status nomod cfg cfg_named reset1 swap holder \
+for s in badaddr nodev notnvme nonroot nonroot_status nomod cfg cfg_named reset1 swap holder part \
 	allowed blocked status reset2; do
 	show "$s"
 done
@@ -190,6 +217,9 @@ expect_eq "dm holder named in PCI_ALLOWED: exit" "$(get rc-holder)" 2
 has holder err "is held by dm-"
 has holder err "(device-mapper 'sl-hold')"
 expect_eq "dm holder: controller 1 stays on nvme" "$(get drv1-holder)" nvme
+expect_eq "mounted partition named in PCI_ALLOWED: exit" "$(get rc-part)" 2
+has part err "$(get dev1_part) is mounted on /tmp/sl-part (ext4)"
+expect_eq "mounted partition: controller 1 stays on nvme" "$(get drv1-part)" nvme
 
 # (3) PCI_ALLOWED binds only the named one; PCI_BLOCKED keeps one out.
 expect_eq "PCI_ALLOWED=controller 0: exit" "$(get rc-allowed)" 0
