@@ -16,6 +16,9 @@ pkgs=(build-essential pkg-config clang libdpdk-dev libjansson-dev libisal-dev
 	liburing-dev libaio-dev libcmocka-dev libnuma-dev)
 # Tests, benchmarks and tools.
 pkgs+=(python3 fio nvme-cli util-linux procps psmisc valgrind)
+# The VM test of scripts/setup.sh: mkfs.ext4, swapon, dmsetup (its modprobe
+# comes from kmod, below).
+pkgs+=(e2fsprogs mount dmsetup)
 # VM harness: QEMU under TCG, kernels and initramfs, the iommufd kernel build.
 pkgs+=(qemu-system-x86 qemu-utils busybox-static cpio kmod flex bison libelf-dev
 	libssl-dev bc xz-utils zstd dpkg-dev)
