@@ -62,6 +62,14 @@ static void ctrlr_log_error(struct nvmf_ctrlr *c, struct nvmf_request *req)
 		c->num_errors++;
 }
 
+/* KATO rounded up to the keep alive granularity; 0 stays 0 (no keep alive). */
+static uint32_t kato_round(uint32_t kato)
+{
+	uint64_t v = ((uint64_t)kato + NVMF_KAS_MS - 1) / NVMF_KAS_MS * NVMF_KAS_MS;
+
+	return v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+}
+
 /* ---- Connect ---- */
 
 struct connect_ctx {
@@ -82,10 +90,12 @@ static void connect_reply(void *arg)
 	struct nvmf_ctrlr *c = cc->ctrlr;
 
 	if (c) {
+		/* Joined: the reference is dropped when the queue pair is freed. */
 		qpair->ctrlr = c;
 		qpair->sgroup = &qpair->group->sgroups[c->subsys->id];
 		if (qpair->state == NVMF_QPAIR_CONNECTING) {
 			qpair->state = NVMF_QPAIR_ACTIVE;
+			qpair->counted = true;
 			if (qpair->qid == 0) {
 				qpair->group->admin_qpairs++;
 				qpair->group->current_admin_qpairs++;
@@ -93,9 +103,9 @@ static void connect_reply(void *arg)
 				qpair->group->io_qpairs++;
 				qpair->group->current_io_qpairs++;
 			}
-		} else {
-			/* The connection died meanwhile: give the controller its reference back. */
-			nvmf_ctrlr_qpair_left(qpair);
+		} else if (qpair->qid == 0) {
+			/* The connection died meanwhile: the new controller goes at once. */
+			nvmf_ctrlr_admin_leaving(qpair);
 		}
 	} else if (qpair->state == NVMF_QPAIR_CONNECTING) {
 		qpair->state = NVMF_QPAIR_UNINITIALIZED;
@@ -161,7 +171,7 @@ static struct nvmf_ctrlr *ctrlr_create(struct connect_ctx *cc, struct nvmf_subsy
 	c->cap.bits.to = NVMF_CAP_TO_500MS;
 	c->cap.bits.css = 1; /* NVM command set */
 	c->vs.raw = SL_NVME_VERSION(1, 3, 0);
-	c->kato_ms = cmd->kato ? ((cmd->kato + NVMF_KAS_MS - 1) / NVMF_KAS_MS * NVMF_KAS_MS) : 0;
+	c->kato_ms = kato_round(cmd->kato);
 	c->last_keep_alive_tsc = sl_get_ticks();
 	c->refs = 1; /* the admin queue pair */
 	c->discovery_genctr_seen = g_nvmf_tgt.discovery_genctr;
@@ -355,7 +365,12 @@ struct left_msg {
 	uint16_t qid;
 };
 
-static void ctrlr_put(struct nvmf_ctrlr *c)
+void nvmf_ctrlr_get(struct nvmf_ctrlr *c)
+{
+	c->refs++;
+}
+
+void nvmf_ctrlr_put(struct nvmf_ctrlr *c)
 {
 	if (--c->refs)
 		return;
@@ -365,6 +380,11 @@ static void ctrlr_put(struct nvmf_ctrlr *c)
 	c->subsys->num_ctrlrs--;
 	free(c->io_qid_used);
 	free(c);
+}
+
+static void ctrlr_put(struct nvmf_ctrlr *c)
+{
+	nvmf_ctrlr_put(c);
 }
 
 static void ctrlr_abort_aers(struct nvmf_ctrlr *c)
@@ -381,15 +401,27 @@ static void qpair_left_on_tgt(void *arg)
 	struct left_msg *m = arg;
 	struct nvmf_ctrlr *c = m->ctrlr;
 
-	if (m->qid == 0) {
-		c->admin_qpair = NULL;
-		ctrlr_abort_aers(c);
-		nvmf_ctrlr_destroy(c);
-	} else if (m->qid <= c->num_io_queues_max) {
+	if (m->qid != 0 && m->qid <= c->num_io_queues_max)
 		c->io_qid_used[m->qid] = 0;
-	}
 	free(m);
 	ctrlr_put(c);
+}
+
+static void admin_leaving_on_tgt(void *arg)
+{
+	struct nvmf_ctrlr *c = arg;
+
+	c->admin_qpair = NULL;
+	ctrlr_abort_aers(c);
+	nvmf_ctrlr_destroy(c);
+}
+
+void nvmf_ctrlr_admin_leaving(struct nvmf_qpair *qpair)
+{
+	/* The admin queue pair's reference keeps the controller until this runs. */
+	if (sl_thread_send_msg(g_nvmf_tgt.thread, admin_leaving_on_tgt, qpair->ctrlr))
+		SL_ERRLOG("nvmf: cannot tell the target controller %u lost its admin queue",
+			  qpair->ctrlr->cntlid);
 }
 
 void nvmf_ctrlr_qpair_left(struct nvmf_qpair *qpair)
@@ -1090,7 +1122,7 @@ static void features_exec(struct nvmf_request *req, bool set)
 		return;
 	case SL_NVME_FEAT_KEEP_ALIVE_TIMER:
 		if (set) {
-			c->kato_ms = v ? ((v + NVMF_KAS_MS - 1) / NVMF_KAS_MS * NVMF_KAS_MS) : 0;
+			c->kato_ms = kato_round(v);
 			c->last_keep_alive_tsc = sl_get_ticks();
 		}
 		req->rsp.cdw0 = c->kato_ms;
@@ -1198,6 +1230,13 @@ static void admin_on_tgt(void *arg)
 	struct nvmf_request *req = arg;
 	struct nvmf_ctrlr *c = req_ctrlr(req);
 
+	if (!c) {
+		/* Cannot happen: only connected queue pairs forward (fabrics_exec). */
+		nvmf_request_set_status(req, SL_NVME_SCT_GENERIC,
+					SL_NVME_SC_COMMAND_SEQUENCE_ERROR);
+		admin_complete(req);
+		return;
+	}
 	/* Any admin command shows the host is alive, not only Keep Alive. */
 	c->last_keep_alive_tsc = sl_get_ticks();
 	if (!admin_dispatch(req))

@@ -19,6 +19,8 @@ static void io_status(struct nvmf_request *req, int sct, int sc)
 static void io_done(struct nvmf_request *req)
 {
 	struct nvmf_ns_pg *p = req->ns_pg;
+	struct nvmf_poll_group *group = req->qpair->group;
+	struct nvmf_subsystem_pg *sg = req->qpair->sgroup;
 
 	if (p && --p->outstanding == 0 && p->removing && p->drain_iter) {
 		struct sl_io_channel_iter *i = p->drain_iter;
@@ -26,6 +28,14 @@ static void io_done(struct nvmf_request *req)
 		/* A namespace removal waited for this poll group's last I/O. */
 		sl_put_io_channel(p->ch);
 		memset(p, 0, sizeof(*p));
+		sl_for_each_channel_continue(i, 0);
+	}
+	if (p && --sg->outstanding == 0 && sg->release_iter) {
+		struct sl_io_channel_iter *i = sg->release_iter;
+
+		/* A subsystem deletion waited for this poll group's last I/O. */
+		sg->release_iter = NULL;
+		nvmf_pg_subsystem_release(group, (uint32_t)(sg - group->sgroups));
 		sl_for_each_channel_continue(i, 0);
 	}
 	req->qpair->group->completed_nvme_io++;
@@ -205,6 +215,7 @@ void nvmf_io_exec(struct nvmf_request *req)
 	}
 	p = &sg->ns[nsid - 1];
 	p->outstanding++;
+	sg->outstanding++;
 	req->ns_pg = p;
 	req->dsm_next = 0;
 	if (io_submit(req)) {

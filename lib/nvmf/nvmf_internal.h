@@ -105,7 +105,8 @@ struct nvmf_subsystem {
 	TAILQ_HEAD(, nvmf_ctrlr) ctrlrs; /* live ones; destroyed ones leave at once */
 	uint32_t num_ctrlrs;		 /* allocated, destroyed or not: freed at refs 0 */
 	TAILQ_ENTRY(nvmf_subsystem) link;
-	uint32_t busy; /* an RPC reconfiguring it is in flight */
+	uint32_t busy;	  /* an RPC reconfiguring it is in flight */
+	void *delete_ctx; /* nvmf_delete_subsystem in progress */
 };
 
 /* A subsystem as seen by one poll group: a channel per namespace. */
@@ -119,7 +120,9 @@ struct nvmf_ns_pg {
 
 struct nvmf_subsystem_pg {
 	uint32_t num_ns;
-	struct nvmf_ns_pg *ns; /* [num_ns], index nsid - 1 */
+	struct nvmf_ns_pg *ns;			 /* [num_ns], index nsid - 1 */
+	uint32_t outstanding;			 /* I/O in the bdev layer, all namespaces */
+	struct sl_io_channel_iter *release_iter; /* subsystem deletion waits for them */
 };
 
 /* ---- Controllers (target thread) ---- */
@@ -177,6 +180,7 @@ struct nvmf_request {
 	struct iovec iov[NVMF_MAX_IOV];
 	struct nvmf_ns_pg *ns_pg; /* I/O: namespace the request counts against */
 	uint32_t dsm_next;	  /* Dataset Management: next range to deallocate */
+	bool close_qpair;	  /* Fabrics Disconnect: close once the response left */
 	struct sl_bdev_io_wait_entry bdev_wait;
 	uint64_t exec_tsc;
 	TAILQ_ENTRY(nvmf_request) link;
@@ -202,6 +206,8 @@ struct nvmf_qpair {
 	uint16_t sqhd;
 	bool sq_flow_control_disabled;
 	uint32_t outstanding; /* requests executing in the core or forwarded */
+	uint32_t completing;  /* inside nvmf_request_complete: do not free */
+	bool counted;	      /* in the poll group's current_*_qpairs */
 	char trid_peer[80];   /* "addr:port" for logs */
 	uint64_t id;
 	TAILQ_ENTRY(nvmf_qpair) link;
@@ -326,7 +332,12 @@ void nvmf_qpair_request_done(struct nvmf_qpair *qpair);
 /* ctrlr.c (target thread unless noted) */
 void nvmf_ctrlr_connect(struct nvmf_request *req);    /* poll group thread */
 void nvmf_ctrlr_admin_exec(struct nvmf_request *req); /* poll group thread: forwards */
-void nvmf_ctrlr_qpair_left(struct nvmf_qpair *qpair); /* poll group thread: notifies */
+/* Poll group thread: the queue pair is freed, drop its controller reference. */
+void nvmf_ctrlr_qpair_left(struct nvmf_qpair *qpair);
+/* Poll group thread: the admin queue is disconnecting: tear the controller down. */
+void nvmf_ctrlr_admin_leaving(struct nvmf_qpair *qpair);
+void nvmf_ctrlr_get(struct nvmf_ctrlr *ctrlr);
+void nvmf_ctrlr_put(struct nvmf_ctrlr *ctrlr);
 void nvmf_ctrlr_destroy(struct nvmf_ctrlr *ctrlr);
 void nvmf_ctrlr_ns_changed(struct nvmf_ctrlr *ctrlr, uint32_t nsid);
 void nvmf_ctrlr_discovery_changed(struct nvmf_ctrlr *ctrlr);
@@ -347,6 +358,8 @@ struct nvmf_ns_opts {
 int nvmf_subsystem_create(const char *nqn, enum sl_nvmf_subtype subtype, uint32_t max_ns,
 			  struct nvmf_subsystem **out, char *err, size_t errlen);
 int nvmf_subsystem_delete(struct nvmf_subsystem *s, void (*cb)(void *arg, int rc), void *arg);
+bool nvmf_sn_is_valid(const char *sn);
+bool nvmf_mn_is_valid(const char *mn);
 int nvmf_subsystem_set_sn(struct nvmf_subsystem *s, const char *sn);
 int nvmf_subsystem_set_mn(struct nvmf_subsystem *s, const char *mn);
 int nvmf_subsystem_add_ns(struct nvmf_subsystem *s, const char *bdev_name,

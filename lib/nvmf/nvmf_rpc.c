@@ -327,6 +327,13 @@ static void rpc_nvmf_create_subsystem(struct sl_jsonrpc_request *req, const json
 				      "Invalid parameters: ANA reporting is not supported");
 		goto out;
 	}
+	if ((p.serial_number && !nvmf_sn_is_valid(p.serial_number)) ||
+	    (p.model_number && !nvmf_mn_is_valid(p.model_number))) {
+		sl_jsonrpc_send_error(req, SL_JSONRPC_ERROR_INVALID_PARAMS,
+				      "Invalid parameters: serial_number (<= 20) and model_number "
+				      "(1-40) must be printable ASCII");
+		goto out;
+	}
 	rc = nvmf_subsystem_create(p.nqn, SL_NVMF_SUBTYPE_NVME, p.max_namespaces, &s, err,
 				   sizeof(err));
 	if (rc) {
@@ -334,14 +341,10 @@ static void rpc_nvmf_create_subsystem(struct sl_jsonrpc_request *req, const json
 				      "%s%s", rc == -EINVAL ? "Invalid parameters: " : "", err);
 		goto out;
 	}
-	if ((p.serial_number && nvmf_subsystem_set_sn(s, p.serial_number)) ||
-	    (p.model_number && nvmf_subsystem_set_mn(s, p.model_number))) {
-		nvmf_subsystem_delete(s, NULL, NULL);
-		sl_jsonrpc_send_error(req, SL_JSONRPC_ERROR_INVALID_PARAMS,
-				      "Invalid parameters: serial_number (<= 20) and model_number "
-				      "(1-40) must be printable ASCII");
-		goto out;
-	}
+	if (p.serial_number)
+		nvmf_subsystem_set_sn(s, p.serial_number);
+	if (p.model_number)
+		nvmf_subsystem_set_mn(s, p.model_number);
 	s->allow_any_host = p.allow_any_host;
 	s->min_cntlid = s->next_cntlid = p.min_cntlid;
 	s->max_cntlid = p.max_cntlid;
@@ -945,7 +948,8 @@ static void pg_collect(struct sl_io_channel_iter *i)
 	TAILQ_FOREACH(q, &g->qpairs, link) {
 		struct sl_nvmf_listen_addr a;
 
-		if (!q->ctrlr || q->ctrlr->subsys != ctx->subsys)
+		/* Queue pairs still draining I/O after a disconnect are not the host's any more. */
+		if (!q->ctrlr || q->state != NVMF_QPAIR_ACTIVE || q->ctrlr->subsys != ctx->subsys)
 			continue;
 		q->ops->qpair_local_addr(q, &a);
 		json_array_append_new(
@@ -1058,15 +1062,23 @@ void nvmf_write_config_json(void *config)
 
 				if (!ns || ns->removing)
 					continue;
+				json_t *nsj;
+
 				hex(nguid, ns->nguid, 16);
 				sl_uuid_fmt(uuid, sizeof(uuid), &ns->uuid);
-				json_array_append_new(
-					arr,
-					method("nvmf_subsystem_add_ns",
-					       json_pack("{s:s,s:{s:i,s:s,s:s,s:s}}", "nqn", s->nqn,
-							 "namespace", "nsid", (json_int_t)ns->nsid,
-							 "bdev_name", sl_bdev_get_name(ns->bdev),
-							 "nguid", nguid, "uuid", uuid)));
+				nsj = json_pack("{s:i,s:s,s:s,s:s}", "nsid", (json_int_t)ns->nsid,
+						"bdev_name", sl_bdev_get_name(ns->bdev), "nguid",
+						nguid, "uuid", uuid);
+				if (memcmp(ns->eui64, "\0\0\0\0\0\0\0\0", 8) != 0) {
+					char eui[17];
+
+					hex(eui, ns->eui64, 8);
+					json_object_set_new(nsj, "eui64", json_string(eui));
+				}
+				json_array_append_new(arr,
+						      method("nvmf_subsystem_add_ns",
+							     json_pack("{s:s,s:o}", "nqn", s->nqn,
+								       "namespace", nsj)));
 			}
 			TAILQ_FOREACH(h, &s->hosts, link)
 				json_array_append_new(arr,

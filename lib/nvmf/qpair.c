@@ -35,13 +35,18 @@ void nvmf_request_set_status(struct nvmf_request *req, int sct, int sc)
 
 static void qpair_maybe_free(struct nvmf_qpair *qpair)
 {
-	if (qpair->state != NVMF_QPAIR_DISCONNECTING || qpair->outstanding)
+	if (qpair->state != NVMF_QPAIR_DISCONNECTING || qpair->outstanding || qpair->completing)
 		return;
 	TAILQ_REMOVE(&qpair->group->qpairs, qpair, link);
-	if (qpair->qid == 0 && qpair->ctrlr)
-		qpair->group->current_admin_qpairs--;
-	else if (qpair->ctrlr)
-		qpair->group->current_io_qpairs--;
+	if (qpair->counted) {
+		if (qpair->qid == 0)
+			qpair->group->current_admin_qpairs--;
+		else
+			qpair->group->current_io_qpairs--;
+	}
+	/* The controller reference goes last: nothing of this queue pair is left to see it. */
+	if (qpair->ctrlr)
+		nvmf_ctrlr_qpair_left(qpair);
 	qpair->ops->qpair_free(qpair);
 }
 
@@ -58,8 +63,14 @@ void nvmf_request_complete(struct nvmf_request *req)
 		req->rsp.sqhd = 0;
 	}
 	qpair->outstanding--;
-	/* The transport sends the data and the response, or drops both when disconnecting. */
+	/*
+	 * The transport sends the data and the response, or drops both when
+	 * disconnecting; it may disconnect the queue pair meanwhile, which must
+	 * not free it under our feet.
+	 */
+	qpair->completing++;
 	qpair->ops->req_complete(req);
+	qpair->completing--;
 	qpair_maybe_free(qpair);
 }
 
@@ -74,9 +85,13 @@ void nvmf_qpair_disconnect(struct nvmf_qpair *qpair)
 		return;
 	SL_DEBUGLOG(nvmf, "qpair %lu (qid %u, %s) disconnecting", (unsigned long)qpair->id,
 		    qpair->qid, qpair->trid_peer);
-	/* A Connect still in flight tells the controller on its way back. */
-	if (qpair->state == NVMF_QPAIR_ACTIVE && qpair->ctrlr)
-		nvmf_ctrlr_qpair_left(qpair);
+	/*
+	 * An admin queue going away takes its controller down now (its AERs
+	 * come back, its I/O queues disconnect); a Connect still in flight does
+	 * that on its way back.
+	 */
+	if (qpair->state == NVMF_QPAIR_ACTIVE && qpair->ctrlr && qpair->qid == 0)
+		nvmf_ctrlr_admin_leaving(qpair);
 	qpair->state = NVMF_QPAIR_DISCONNECTING;
 	qpair->ops->qpair_disconnect(qpair);
 	qpair_maybe_free(qpair);
@@ -101,14 +116,21 @@ static void fabrics_exec(struct nvmf_request *req)
 	case SL_NVMF_FCTYPE_PROPERTY_SET:
 		if (qpair->qid != 0)
 			break;
+		if (qpair->state != NVMF_QPAIR_ACTIVE) {
+			/* No controller before Connect. */
+			nvmf_request_set_status(req, SL_NVME_SCT_GENERIC,
+						SL_NVME_SC_COMMAND_SEQUENCE_ERROR);
+			nvmf_request_complete(req);
+			return;
+		}
 		nvmf_ctrlr_admin_exec(req);
 		return;
 	case SL_NVMF_FCTYPE_DISCONNECT:
-		if (qpair->qid == 0)
+		if (qpair->qid == 0 || qpair->state != NVMF_QPAIR_ACTIVE)
 			break;
-		/* Answer, then close: the host waits for the response before it drops the queue. */
+		/* Answer, then close once the answer left: the host waits for it. */
+		req->close_qpair = true;
 		nvmf_request_complete(req);
-		nvmf_qpair_disconnect(qpair);
 		return;
 	default:
 		break;
@@ -124,6 +146,7 @@ void nvmf_request_exec(struct nvmf_request *req)
 	qpair->outstanding++;
 	memset(&req->rsp, 0, sizeof(req->rsp));
 	req->ns_pg = NULL;
+	req->close_qpair = false;
 	if (qpair->state == NVMF_QPAIR_DISCONNECTING) {
 		nvmf_request_complete(req);
 		return;

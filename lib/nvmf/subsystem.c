@@ -40,27 +40,44 @@ static bool nqn_domain_is_valid(const char *d, size_t len)
 	return label > 0 && d[len - 1] != '-';
 }
 
+/* Strict UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF. */
 static bool utf8_is_valid(const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
 
 	while (*p) {
+		unsigned char c = *p;
+		unsigned char lo = 0x80, hi = 0xbf; /* allowed range of the second byte */
 		int n;
 
-		if (*p < 0x80)
-			n = 0;
-		else if ((*p & 0xe0) == 0xc0 && *p >= 0xc2)
+		if (c < 0x80) {
+			p++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
 			n = 1;
-		else if ((*p & 0xf0) == 0xe0)
+		} else if (c >= 0xe0 && c <= 0xef) {
 			n = 2;
-		else if ((*p & 0xf8) == 0xf0 && *p <= 0xf4)
+			if (c == 0xe0)
+				lo = 0xa0; /* overlong below U+0800 */
+			else if (c == 0xed)
+				hi = 0x9f; /* surrogates U+D800-DFFF */
+		} else if (c >= 0xf0 && c <= 0xf4) {
 			n = 3;
-		else
+			if (c == 0xf0)
+				lo = 0x90; /* overlong below U+10000 */
+			else if (c == 0xf4)
+				hi = 0x8f; /* above U+10FFFF */
+		} else {
 			return false;
+		}
 		p++;
-		for (int i = 0; i < n; i++, p++)
-			if ((*p & 0xc0) != 0x80)
+		if (*p < lo || *p > hi)
+			return false;
+		for (int i = 1; i < n; i++)
+			if ((p[i] & 0xc0) != 0x80)
 				return false;
+		p += n;
 	}
 	return true;
 }
@@ -250,6 +267,8 @@ void nvmf_pg_subsystem_release(struct nvmf_poll_group *group, uint32_t id)
 	free(sg->ns);
 	sg->ns = NULL;
 	sg->num_ns = 0;
+	sg->outstanding = 0;
+	sg->release_iter = NULL;
 }
 
 /* ---- Broadcast helpers (target thread) ---- */
@@ -301,7 +320,13 @@ static void pg_sync(struct sl_io_channel_iter *i)
 static void pg_release(struct sl_io_channel_iter *i)
 {
 	struct subsys_bcast *b = sl_io_channel_iter_get_ctx(i);
+	struct nvmf_subsystem_pg *sg = &iter_group(i)->sgroups[b->subsys->id];
 
+	if (sg->outstanding) {
+		/* I/O of disconnected queue pairs is still in the bdevs: io.c continues. */
+		sg->release_iter = i;
+		return;
+	}
 	nvmf_pg_subsystem_release(iter_group(i), b->subsys->id);
 	sl_for_each_channel_continue(i, 0);
 }
@@ -392,25 +417,39 @@ out_nomem:
 	return -ENOMEM;
 }
 
-/* Serial: ASCII printable, at most 20; model at most 40. */
+/* Serial: printable ASCII, at most 20; model: printable ASCII, 1 to 40. */
+static bool printable(const char *v, size_t max)
+{
+	if (strlen(v) > max)
+		return false;
+	for (const char *p = v; *p; p++)
+		if (*p < 0x20 || *p > 0x7e)
+			return false;
+	return true;
+}
+
+bool nvmf_sn_is_valid(const char *sn)
+{
+	return printable(sn, 20);
+}
+
+bool nvmf_mn_is_valid(const char *mn)
+{
+	return mn[0] && printable(mn, 40);
+}
+
 int nvmf_subsystem_set_sn(struct nvmf_subsystem *s, const char *sn)
 {
-	if (strlen(sn) > 20)
+	if (!nvmf_sn_is_valid(sn))
 		return -EINVAL;
-	for (const char *p = sn; *p; p++)
-		if (*p < 0x20 || *p > 0x7e)
-			return -EINVAL;
 	snprintf(s->sn, sizeof(s->sn), "%s", sn);
 	return 0;
 }
 
 int nvmf_subsystem_set_mn(struct nvmf_subsystem *s, const char *mn)
 {
-	if (strlen(mn) > 40 || strlen(mn) == 0)
+	if (!nvmf_mn_is_valid(mn))
 		return -EINVAL;
-	for (const char *p = mn; *p; p++)
-		if (*p < 0x20 || *p > 0x7e)
-			return -EINVAL;
 	snprintf(s->mn, sizeof(s->mn), "%s", mn);
 	return 0;
 }
@@ -453,7 +492,21 @@ struct ns_op {
 	void (*cb)(void *arg, int rc, uint32_t nsid);
 	void *arg;
 	uint32_t nsid;
+	int rc;
 };
+
+/* A namespace that could not be added everywhere is gone again: free it, report. */
+static void ns_add_undone(struct nvmf_subsystem *s, int rc, void *arg)
+{
+	struct ns_op *op = arg;
+
+	(void)rc;
+	s->busy--;
+	ns_free(s->ns[op->nsid - 1]);
+	s->ns[op->nsid - 1] = NULL;
+	op->cb(op->arg, op->rc, 0);
+	free(op);
+}
 
 static void notify_ns_changed(struct nvmf_subsystem *s, uint32_t nsid)
 {
@@ -467,16 +520,19 @@ static void ns_added(struct nvmf_subsystem *s, int rc, void *arg)
 {
 	struct ns_op *op = arg;
 
-	s->busy--;
 	if (rc) {
-		/* A poll group could not get a channel: take the namespace back out. */
+		/* A poll group could not get a channel: take the namespace back out of all. */
 		SL_ERRLOG("nvmf: %s: namespace %u could not reach every poll group: %s", s->nqn,
 			  op->nsid, strerror(-rc));
 		s->ns[op->nsid - 1]->removing = true;
-		op->cb(op->arg, rc, 0);
-		free(op);
+		op->rc = rc;
+		if (subsys_bcast(s, op->nsid, pg_ns_remove, ns_add_undone, op) == 0)
+			return;
+		/* No memory even for that: the channels stay until the subsystem goes. */
+		ns_add_undone(s, 0, op);
 		return;
 	}
+	s->busy--;
 	s->ns_count++;
 	notify_ns_changed(s, op->nsid);
 	op->cb(op->arg, 0, op->nsid);
@@ -797,12 +853,14 @@ int nvmf_subsystem_delete(struct nvmf_subsystem *s, void (*cb)(void *arg, int rc
 	d->s = s;
 	d->cb = cb;
 	d->arg = arg;
+	s->delete_ctx = d;
 	s->state = NVMF_SUBSYS_DELETING;
 	s->busy++;
 	TAILQ_FOREACH_SAFE(c, &s->ctrlrs, link, tmp)
 		nvmf_ctrlr_destroy(c);
 	d->poller = sl_poller_register_named(subsys_delete_poll, d, 1000, "nvmf_subsys_delete");
 	if (!d->poller) {
+		s->delete_ctx = NULL;
 		free(d);
 		s->busy--;
 		s->state = NVMF_SUBSYS_ACTIVE;
@@ -820,6 +878,13 @@ void nvmf_tgt_destroy_all_subsystems(void)
 
 		if (!s)
 			continue;
+		if (s->delete_ctx) {
+			/* A deletion in progress at shutdown: it ends here, unanswered. */
+			struct subsys_delete *d = s->delete_ctx;
+
+			sl_poller_unregister(&d->poller);
+			free(d);
+		}
 		while ((c = TAILQ_FIRST(&s->ctrlrs))) {
 			/* Should not happen: every qpair left. Free what remains. */
 			TAILQ_REMOVE(&s->ctrlrs, c, link);

@@ -106,6 +106,7 @@ struct tcp_pg {
 	struct sl_poller *poller;
 	TAILQ_HEAD(, tcp_req) need_buffer;
 	TAILQ_HEAD(, tcp_qpair) tqpairs;
+	TAILQ_HEAD(, tcp_qpair) parked;
 	uint64_t pending_data_buffer;
 	uint64_t accepted;
 };
@@ -141,6 +142,9 @@ struct tcp_qpair {
 	alignas(struct sl_sock_request)
 		uint8_t ctrl_sreq[sizeof(struct sl_sock_request) + sizeof(struct iovec)];
 	bool ctrl_busy;
+	bool parked; /* on tpg->parked: a command waits for a free request */
+	bool close_after_rsp;
+	TAILQ_ENTRY(tcp_qpair) park_link;
 	TAILQ_ENTRY(tcp_qpair) link;
 };
 
@@ -320,6 +324,23 @@ static void tcp_stop_listen(struct nvmf_transport *t, const struct sl_nvmf_liste
 
 static void tcp_req_retry_buffers(struct tcp_pg *tpg);
 
+static void tcp_conn_ready(void *arg, struct sl_sock_group *group, struct sl_sock *sock);
+
+/* Connections parked on a command with no free request go on once one frees. */
+static void tcp_resume_parked(struct tcp_pg *tpg)
+{
+	struct tcp_qpair *tq, *tmp;
+
+	TAILQ_FOREACH_SAFE(tq, &tpg->parked, park_link, tmp) {
+		if (TAILQ_EMPTY(&tq->free_reqs) && tq->state != RECV_QUIESCED)
+			continue;
+		TAILQ_REMOVE(&tpg->parked, tq, park_link);
+		tq->parked = false;
+		if (tq->state != RECV_QUIESCED)
+			tcp_conn_ready(tq, tpg->sgroup, tq->sock);
+	}
+}
+
 static int tcp_pg_poll(void *arg)
 {
 	struct tcp_pg *tpg = arg;
@@ -327,6 +348,8 @@ static int tcp_pg_poll(void *arg)
 
 	if (!TAILQ_EMPTY(&tpg->need_buffer))
 		tcp_req_retry_buffers(tpg);
+	if (!TAILQ_EMPTY(&tpg->parked))
+		tcp_resume_parked(tpg);
 	n = sl_sock_group_poll(tpg->sgroup);
 	return n > 0 ? SL_POLLER_BUSY : SL_POLLER_IDLE;
 }
@@ -341,6 +364,7 @@ static void *tcp_pg_create(struct nvmf_transport *t, struct nvmf_poll_group *gro
 	tpg->tt = SL_CONTAINEROF(t, struct tcp_transport, base);
 	TAILQ_INIT(&tpg->need_buffer);
 	TAILQ_INIT(&tpg->tqpairs);
+	TAILQ_INIT(&tpg->parked);
 	tpg->sgroup = sl_sock_group_create(tpg);
 	if (!tpg->sgroup)
 		goto out_free;
@@ -415,6 +439,7 @@ static struct tcp_req *req_get(struct tcp_qpair *tq)
 	r->req.iovcnt = 0;
 	r->req.length = 0;
 	r->req.xfer = NVMF_XFER_NONE;
+	r->req.close_qpair = false;
 	return r;
 }
 
@@ -462,9 +487,10 @@ static void ctrl_sent(void *arg, int status)
 {
 	struct tcp_qpair *tq = arg;
 
+	(void)status;
 	tq->ctrl_busy = false;
-	/* After a TermReq left, the connection is over. */
-	if (tq->state == RECV_QUIESCED && status == 0)
+	/* After a TermReq left (or failed to), the connection is over. */
+	if (tq->state == RECV_QUIESCED)
 		nvmf_qpair_disconnect(&tq->qpair);
 }
 
@@ -509,9 +535,13 @@ static void tq_fatal(struct tcp_qpair *tq, enum sl_nvme_tcp_fes fes, uint32_t fe
 static void rsp_sent(void *arg, int status)
 {
 	struct tcp_req *r = arg;
+	struct tcp_qpair *tq = r->tq;
+	bool close = r->req.close_qpair;
 
 	(void)status;
 	req_put(r);
+	if (close)
+		nvmf_qpair_disconnect(&tq->qpair);
 }
 
 static void r2t_sent(void *arg, int status)
@@ -1125,12 +1155,15 @@ static bool recv_step(struct tcp_qpair *tq)
 	switch (tq->state) {
 	case RECV_CH:
 	case RECV_PSH:
-		n = sl_sock_recv(tq->sock, tq->hdr + tq->hdr_have, tq->hdr_need - tq->hdr_have);
-		if (n <= 0)
-			break;
-		tq->hdr_have += (uint32_t)n;
-		if (tq->hdr_have < tq->hdr_need)
-			return true;
+		if (tq->hdr_have < tq->hdr_need) {
+			n = sl_sock_recv(tq->sock, tq->hdr + tq->hdr_have,
+					 tq->hdr_need - tq->hdr_have);
+			if (n <= 0)
+				break;
+			tq->hdr_have += (uint32_t)n;
+			if (tq->hdr_have < tq->hdr_need)
+				return true;
+		}
 		if (tq->state == RECV_CH) {
 			struct sl_nvme_tcp_common_hdr *ch =
 				(struct sl_nvme_tcp_common_hdr *)tq->hdr;
@@ -1143,6 +1176,19 @@ static bool recv_step(struct tcp_qpair *tq)
 			tq->state = RECV_PSH;
 			if (tq->hdr_have < tq->hdr_need)
 				return true;
+		}
+		if (tq->hdr[0] == SL_NVME_TCP_PDU_CAPSULE_CMD && tq->reqs &&
+		    TAILQ_EMPTY(&tq->free_reqs)) {
+			/*
+			 * A command but no request free: park the connection (the poll
+			 * group resumes it when one frees). Only commands wait: data
+			 * PDUs for commands already here are still read.
+			 */
+			if (!tq->parked) {
+				tq->parked = true;
+				TAILQ_INSERT_TAIL(&tq->tpg->parked, tq, park_link);
+			}
+			return false;
 		}
 		handle_header(tq);
 		return tq->state != RECV_QUIESCED;
@@ -1210,13 +1256,11 @@ static void tcp_conn_ready(void *arg, struct sl_sock_group *group, struct sl_soc
 	(void)group;
 	(void)sock;
 	/* Bounded work per poll so one busy connection cannot starve the others. */
-	for (int i = 0; i < 64 && tq->state != RECV_QUIESCED; i++) {
-		if (tq->state == RECV_CH && tq->hdr_have == 0 && tq->reqs &&
-		    TAILQ_EMPTY(&tq->free_reqs))
-			return; /* every request busy: let the socket buffer hold the rest */
+	if (tq->parked)
+		return; /* waiting for a free request; the poll group resumes it */
+	for (int i = 0; i < 64 && tq->state != RECV_QUIESCED; i++)
 		if (!recv_step(tq))
 			return;
-	}
 }
 
 /* ---- Connections ---- */
@@ -1280,6 +1324,10 @@ static void tcp_qpair_disconnect(struct nvmf_qpair *qpair)
 	struct tcp_qpair *tq = tq_of(qpair);
 
 	tq->state = RECV_QUIESCED;
+	if (tq->parked) {
+		TAILQ_REMOVE(&tq->tpg->parked, tq, park_link);
+		tq->parked = false;
+	}
 	if (!tq->sock)
 		return;
 	sl_sock_group_remove_sock(tq->tpg->sgroup, tq->sock);
@@ -1335,6 +1383,9 @@ static void tcp_dump_opts(struct nvmf_transport *t, json_t *o)
 	json_object_set_new(o, "sock_priority", json_integer(p->sock_priority));
 	json_object_set_new(o, "abort_timeout_sec", json_integer(p->abort_timeout_sec));
 	json_object_set_new(o, "acceptor_poll_rate", json_integer(p->acceptor_poll_rate_us));
+	/* Sluice's own: which digests hosts may turn on. */
+	json_object_set_new(o, "hdgst_allowed", json_boolean(p->hdgst_allowed));
+	json_object_set_new(o, "ddgst_allowed", json_boolean(p->ddgst_allowed));
 }
 
 static void tcp_pg_dump_stats(void *tgroup, json_t *o)

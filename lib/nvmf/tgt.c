@@ -171,8 +171,11 @@ static void pg_disconnect_ctrlr(struct sl_io_channel_iter *i)
 
 static void disconnect_done(struct sl_io_channel_iter *i, int status)
 {
+	struct disconnect_ctx *ctx = sl_io_channel_iter_get_ctx(i);
+
 	(void)status;
-	free(sl_io_channel_iter_get_ctx(i));
+	nvmf_ctrlr_put(ctx->ctrlr);
+	free(ctx);
 }
 
 void nvmf_tgt_disconnect_ctrlr_qpairs(struct nvmf_ctrlr *ctrlr, bool io_only)
@@ -183,6 +186,8 @@ void nvmf_tgt_disconnect_ctrlr_qpairs(struct nvmf_ctrlr *ctrlr, bool io_only)
 		SL_ERRLOG("nvmf: out of memory disconnecting controller %u", ctrlr->cntlid);
 		return;
 	}
+	/* Held for the broadcast: the pointer names this controller and no later one. */
+	nvmf_ctrlr_get(ctrlr);
 	ctx->ctrlr = ctrlr;
 	ctx->io_only = io_only;
 	sl_for_each_channel(&g_nvmf_tgt, pg_disconnect_ctrlr, ctx, disconnect_done);

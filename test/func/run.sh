@@ -11,7 +11,7 @@ for t in test/func/test_*.sh; do
 	name=$(basename "$t" .sh)
 	log=$(mktemp)
 	start=$SECONDS
-	timeout 600 bash "$t" >"$log" 2>&1
+	timeout --kill-after=10 600 bash "$t" >"$log" 2>&1
 	rc=$?
 	dur=$((SECONDS - start))
 	case $rc in

@@ -198,7 +198,7 @@ for set in aio uring; do
 	fi
 	stop_tgt TERM
 
-	out=$(timeout 300 "$CHECK" -m 0x3 -r "$TEST_DIR/check.sock" --json "$TEST_DIR/check.json" \
+	out=$(timeout --kill-after=10 300 "$CHECK" -m 0x3 -r "$TEST_DIR/check.sock" --json "$TEST_DIR/check.json" \
 		"${args[@]}" 2>&1) || fail "bdev_io_check ($set) failed: $out"
 	for ((i = 1; i < ${#args[@]}; i += 2)); do
 		assert_contains "$out" "PASS ${args[i]} " bdev_io_check
@@ -221,7 +221,7 @@ if [ -x "$BIN/bdevperf" ]; then
 		"bdev_uring_create bp_ram_u $RAMFS/u.img")
 	for spec in "${bp_specs[@]}"; do
 		bdev_config "$TEST_DIR/bp.json" "$spec"
-		out=$(timeout 120 "$BIN/bdevperf" -r "$TEST_DIR/bp.sock" --json "$TEST_DIR/bp.json" \
+		out=$(timeout --kill-after=10 120 "$BIN/bdevperf" -r "$TEST_DIR/bp.sock" --json "$TEST_DIR/bp.json" \
 			-q 32 -o 4096 -w verify -t 2 2>&1) || fail "bdevperf verify on '$spec': $out"
 		assert_contains "$out" "failed: 0, verify mismatches: 0" "bdevperf verify on '$spec'"
 		echo "bdevperf verify ($spec): $(grep -o 'I/O completed: [0-9]*' <<<"$out")"

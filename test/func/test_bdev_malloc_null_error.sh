@@ -238,11 +238,11 @@ cat >"$TEST_DIR/perf.json" <<EOF
  {"method":"bdev_null_create","params":{"name":"Null0","num_blocks":262144,"block_size":4096}},
  {"method":"bdev_wait_for_examine"}]}]}
 EOF
-out=$(timeout 120 "$BDEVPERF" -r "$TEST_DIR/perf.sock" --json "$TEST_DIR/perf.json" -m 0x3 -C \
+out=$(timeout --kill-after=10 120 "$BDEVPERF" -r "$TEST_DIR/perf.sock" --json "$TEST_DIR/perf.json" -m 0x3 -C \
 	-q 16 -o 4096 -w verify -t 1 -T EE_Malloc0 2>&1) || fail "bdevperf verify on EE_Malloc0: $out"
 assert_contains "$out" "failed: 0, verify mismatches: 0" "bdevperf verify on EE_Malloc0"
 echo "bdevperf verify through EE_Malloc0: ok"
-out=$(timeout 120 "$BDEVPERF" -r "$TEST_DIR/perf.sock" --json "$TEST_DIR/perf.json" -m 0x3 -C \
+out=$(timeout --kill-after=10 120 "$BDEVPERF" -r "$TEST_DIR/perf.sock" --json "$TEST_DIR/perf.json" -m 0x3 -C \
 	-q 32 -o 4096 -w randread -t 1 -T Null0 2>&1) || fail "bdevperf on Null0: $out"
 echo "bdevperf randread on Null0, 2 cores: $(grep '^ Total' <<<"$out" | awk '{print $3}') IOPS"
 

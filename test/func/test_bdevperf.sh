@@ -27,7 +27,7 @@ RC=0
 # bp args...: run bdevperf; output in OUT, exit status in RC.
 bp() {
 	RC=0
-	OUT=$(timeout 120 "$BDEVPERF" "$@" 2>&1) || RC=$?
+	OUT=$(timeout --kill-after=10 120 "$BDEVPERF" "$@" 2>&1) || RC=$?
 	[ "$RC" -ne 124 ] || fail "bdevperf $* hung: $OUT"
 	if grep -q "ERROR: AddressSanitizer\|LeakSanitizer\|runtime error:" <<<"$OUT"; then
 		fail "sanitizer report from bdevperf $*: $OUT"
@@ -160,7 +160,7 @@ if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
 		json_config "$TEST_DIR/${m}_buf.json" \
 			"bdev_${m}_create {\"name\":\"B_$m\",\"filename\":\"$RAMFS/f.img\"}"
 		RC=0
-		OUT=$(timeout 120 unshare -m bash -c 'mount -t ramfs none "$1" && truncate -s 32M "$1/f.img" &&
+		OUT=$(timeout --kill-after=10 120 unshare -m bash -c 'mount -t ramfs none "$1" && truncate -s 32M "$1/f.img" &&
 			exec "$2" --json "$3" -q 32 -o 4096 -w verify -t 2' _ \
 			"$RAMFS" "$BDEVPERF" "$TEST_DIR/${m}_buf.json" 2>&1) || RC=$?
 		[ "$RC" -eq 0 ] || fail "$m verify on ramfs exited with $RC: $OUT"

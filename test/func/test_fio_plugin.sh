@@ -34,7 +34,7 @@ FIO_OUT="$TEST_DIR/fio.out"
 # run_fio ARGS...: fio with the plugin, output in $FIO_OUT, exit status in $FIO_RC.
 run_fio() {
 	FIO_RC=0
-	LD_PRELOAD=$san_preload timeout 120 fio --ioengine="external:$PLUGIN" "$@" >"$FIO_OUT" 2>&1 ||
+	LD_PRELOAD=$san_preload timeout --kill-after=10 120 fio --ioengine="external:$PLUGIN" "$@" >"$FIO_OUT" 2>&1 ||
 		FIO_RC=$?
 	[ "$FIO_RC" -ne 124 ] || fail "fio $* did not finish within 120 s: $(tail -n 20 "$FIO_OUT")"
 }
@@ -148,7 +148,7 @@ fio_ok "create_serialize=0" --name=ser --thread=1 --sluice_json_conf="$TEST_DIR/
 	--filename=Malloc0 --rw=randread --bs=4k --iodepth=4 --size=4M --numjobs=3 --create_serialize=0
 
 # By name, with the plugin preloaded (how fio lets engines register themselves).
-out=$(LD_PRELOAD="$san_preload${san_preload:+:}$PLUGIN" timeout 120 fio --name=preload \
+out=$(LD_PRELOAD="$san_preload${san_preload:+:}$PLUGIN" timeout --kill-after=10 120 fio --name=preload \
 	--ioengine=sluice_bdev --thread=1 --sluice_json_conf="$TEST_DIR/malloc.json" \
 	--filename=Malloc0 --rw=randread --bs=4k --size=4M 2>&1) || fail "ioengine=sluice_bdev via LD_PRELOAD: $out"
 assert_contains "$out" "err= 0" "ioengine=sluice_bdev via LD_PRELOAD"

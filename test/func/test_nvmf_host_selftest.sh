@@ -13,7 +13,7 @@ if [ -n "$other" ] && [ "$("$other" -c 'import sys; print(sys.executable)')" != 
 	pythons+=("$other")
 fi
 for py in "${pythons[@]}"; do
-	out=$(timeout 120 "$py" "$TOP/test/func/nvmf_host.py" selftest 2>&1) || fail "$py nvmf_host.py selftest: $out"
+	out=$(timeout --kill-after=10 120 "$py" "$TOP/test/func/nvmf_host.py" selftest 2>&1) || fail "$py nvmf_host.py selftest: $out"
 	assert_contains "$out" '"selftest": "passed"' "$py selftest"
 	assert_contains "$out" '"fake_target_sessions": 3' "$py selftest"
 	echo "ok: nvmf_host.py selftest with $py ($("$py" --version 2>&1))"

@@ -694,8 +694,6 @@ static void test_config_keeps_eui64_and_digests(void **state)
 
 	(void)state;
 	transport_up();
-	UT_KNOWN_BUG("save_config drops the namespace eui64 and the transport's "
-		     "hdgst_allowed/ddgst_allowed");
 	create_malloc("CfgE0", 64, 512);
 	rpc_ok_free("nvmf_create_subsystem", json_pack("{s:s}", "nqn", NQN_CFG));
 	json_decref(rpc_ok("nvmf_subsystem_add_ns",
@@ -1078,8 +1076,6 @@ static void test_wire_property_before_connect(void **state)
 	struct host h;
 
 	(void)state;
-	UT_KNOWN_BUG("Property Get/Set before Connect: NULL controller dereference on the target "
-		     "thread (the process crashes)");
 	create_malloc("WireM6", 64, 512);
 	wire_subsystem_up("WireM6");
 	host_open(&h, g_wire_port);
@@ -1107,8 +1103,6 @@ static void test_wire_disconnect_response(void **state)
 	uint16_t cntlid;
 
 	(void)state;
-	UT_KNOWN_BUG("Fabrics Disconnect: the response is queued, then the socket is closed "
-		     "(sl_sock_close cancels it) before it is flushed");
 	create_malloc("WireM1", 64, 512);
 	wire_subsystem_up("WireM1");
 	host_open(&a, g_wire_port);
@@ -1219,9 +1213,6 @@ static void test_wire_r2t_writes(void **state)
 static void test_wire_full_queue_of_r2t_writes(void **state)
 {
 	(void)state;
-	UT_KNOWN_BUG("tcp_conn_ready will not read H2CData while every request is waiting for "
-		     "its H2CData (SQ flow control disabled, SQSIZE + 1 writes past the "
-		     "in-capsule size): the queue hangs");
 	r2t_writes(4, SL_NVMF_CONNECT_CATTR_DISABLE_SQ_FLOW_CONTROL);
 }
 
@@ -1237,8 +1228,6 @@ static void test_wire_fatal_after_reset(void **state)
 	struct host h;
 
 	(void)state;
-	UT_KNOWN_BUG("a queue pair whose C2HTermReq fails to send is never disconnected: "
-		     "socket and memory leak, its fd stays in epoll");
 	create_malloc("WireM2", 64, 512);
 	wire_subsystem_up("WireM2");
 	host_open(&h, g_wire_port);
@@ -1274,8 +1263,6 @@ static void test_delete_subsystem_with_io_held(void **state)
 	uint64_t deadline;
 
 	(void)state;
-	UT_KNOWN_BUG("nvmf_delete_subsystem frees poll-group namespace state and closes the bdev "
-		     "while I/O of a disconnecting queue pair is outstanding (use after free)");
 	create_malloc("WireM3", 64, 512);
 	json_decref(rpc_ok("bdev_error_create", json_pack("{s:s}", "base_name", "WireM3")));
 	wire_subsystem_up("EE_WireM3");
@@ -1346,8 +1333,6 @@ static void test_get_qpairs_after_ctrlr_freed(void **state)
 	uint64_t deadline;
 
 	(void)state;
-	UT_KNOWN_BUG("nvmf_subsystem_get_qpairs reads the controller of a draining queue pair "
-		     "after the controller was freed (use after free)");
 	create_malloc("WireM5", 64, 512);
 	json_decref(rpc_ok("bdev_error_create", json_pack("{s:s}", "base_name", "WireM5")));
 	wire_subsystem_up("EE_WireM5");
