@@ -267,14 +267,14 @@ int main(int argc, char **argv)
 				impls[nimpl++] = optarg;
 			break;
 		default:
-			fprintf(stderr, "usage: %s [-t SECS] [-s SIZE] [-w WINDOW] [-c CONNS] "
-					"[-i IMPL]...\n",
+			fprintf(stderr,
+				"usage: %s [-t SECS] [-s SIZE] [-w WINDOW] [-c CONNS] "
+				"[-i IMPL]...\n",
 				argv[0]);
 			return 1;
 		}
 	}
-	if (g_secs <= 0 || g_size == 0 || g_window == 0 || g_nconns < 1 ||
-	    g_nconns > MAX_CONNS) {
+	if (g_secs <= 0 || g_size == 0 || g_window == 0 || g_nconns < 1 || g_nconns > MAX_CONNS) {
 		fprintf(stderr, "sock_bench: bad arguments\n");
 		return 1;
 	}
