@@ -15,6 +15,7 @@
 #include "sluice/sock.h"
 
 #include <errno.h>
+#include <stdalign.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -32,8 +33,9 @@ struct breq {
 	struct breq *next_free;
 	struct breq **free_list;
 	uint8_t *buf;
-	struct sl_sock_request req; /* last: its iov[1] follows */
-	struct iovec iov_space[1];
+	struct sl_sock_request *req; /* in req_space, with room for one iovec */
+	alignas(struct sl_sock_request)
+		uint8_t req_space[sizeof(struct sl_sock_request) + sizeof(struct iovec)];
 };
 
 struct conn {
@@ -87,10 +89,11 @@ static int conn_init(struct conn *c, int nreqs, size_t bufsize)
 
 		if (bufsize && !(b->buf = malloc(bufsize)))
 			return -ENOMEM;
+		b->req = (struct sl_sock_request *)b->req_space;
 		b->free_list = &c->free;
-		b->req.cb_fn = req_done;
-		b->req.cb_arg = b;
-		b->req.iovcnt = 1;
+		b->req->cb_fn = req_done;
+		b->req->cb_arg = b;
+		b->req->iovcnt = 1;
 		req_done(b, 0);
 	}
 	return 0;
@@ -119,9 +122,9 @@ static void server_cb(void *arg, struct sl_sock_group *group, struct sl_sock *so
 		if (n <= 0)
 			return;
 		c->free = b->next_free;
-		b->req.iov[0].iov_base = b->buf;
-		b->req.iov[0].iov_len = (size_t)n;
-		sl_sock_writev_async(sock, &b->req);
+		b->req->iov[0].iov_base = b->buf;
+		b->req->iov[0].iov_len = (size_t)n;
+		sl_sock_writev_async(sock, b->req);
 	}
 }
 
@@ -131,9 +134,9 @@ static void client_send(struct conn *c)
 
 	while (c->inflight < g_window && (b = c->free)) {
 		c->free = b->next_free;
-		b->req.iov[0].iov_base = g_txbuf;
-		b->req.iov[0].iov_len = g_size;
-		sl_sock_writev_async(c->sock, &b->req);
+		b->req->iov[0].iov_base = g_txbuf;
+		b->req->iov[0].iov_len = g_size;
+		sl_sock_writev_async(c->sock, b->req);
 		c->inflight++;
 	}
 }
