@@ -34,7 +34,7 @@ rpc nvmf_subsystem_add_listener "$DISCOVERY_NQN" -t tcp -a 127.0.0.1 -s "$DPORT"
 # ---- the wire
 nvmf_checks -s "$PORT" -n "$NQN" --disc-port "$DPORT" --serial "$SERIAL" --model "$MODEL" \
 	--ns-bytes $((64 << 20)) --queues 4 \
-	discovery identify verify digests r2t segmented queues pipeline sqflow hpda keepalive >"$TEST_DIR/checks.out" 2>&1 ||
+	discovery identify verify digests r2t segmented queues pipeline many-ctrls sqflow hpda keepalive >"$TEST_DIR/checks.out" 2>&1 ||
 	{ cat "$TEST_DIR/checks.out"; fail "nvmf_checks.py failed"; }
 grep '^fact:' "$TEST_DIR/checks.out"
 tgt_alive "positive checks"

@@ -33,7 +33,7 @@ python3 "$host" selftest >/dev/null && echo "selftest=passed"
 python3 "$checks" -n "$nqn" --disc-port 8009 --expect-trsvcid 8009 discovery || rc=1
 python3 "$checks" -n "$nqn" --disc-port 4420 --expect-trsvcid 4420 discovery || rc=1
 python3 "$checks" -n "$nqn" --ns-bytes 67108864 --model Linux \
-	identify verify digests r2t segmented queues pipeline sqflow || rc=1
+	identify verify digests r2t segmented queues pipeline many-ctrls sqflow || rc=1
 # HPDA other than 0: recorded (observe mode), see the facts.
 python3 "$checks" -n "$nqn" --mode observe hpda || rc=1
 python3 "$checks" -n "$nqn" keepalive || rc=1
