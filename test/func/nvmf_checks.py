@@ -6,7 +6,8 @@ Linux kernel target).
     nvmf_checks.py -a ADDR -s PORT -n NQN [--disc-port P] [options] CHECK...
 
 Checks (see CHECKS below): discovery, identify, verify, digests, r2t,
-segmented, queues, pipeline, sqflow, hpda, keepalive, aen (needs --hotadd-cmd), and
+segmented, queues, pipeline, many-ctrls, sqflow, hpda, keepalive, aen
+(needs --hotadd-cmd), ns-remove (needs --remove-cmd), and
 the bad-input probes bad-*. Each prints
 "ok: ..." lines and "fact: ..." lines (observations worth recording); a
 failed assertion prints "FAIL: ..." and the run exits 1 after the
@@ -416,6 +417,39 @@ def c_aen(x):
     d = nh.pattern(ns['block_size'] * 2, 0xB000 + x.seed)
     q.write(x.a.hotadd_nsid, 10, d)
     expect_eq('write/read on the new namespace', q.read(x.a.hotadd_nsid, 10, 2) == d, True)
+    c.close()
+
+
+def c_ns_remove(x):
+    """A namespace removed while a host has I/O queues (--remove-cmd does
+    it): AER Namespace Attribute Changed, the NSID leaves the active list,
+    I/O to it gets Invalid Namespace or Format, other namespaces still work."""
+    if not x.a.remove_cmd:
+        raise CheckFailed('ns-remove needs --remove-cmd')
+    import subprocess
+    gone = x.a.remove_nsid
+    c = x.ctrl()
+    c.set_features(nh.FID_ASYNC_EVENT_CFG, 1 << 8)
+    check(gone in c.active_ns_list(), 'nsid %d active before the removal' % gone)
+    q = c.connect_io_queue(1)
+    bs = c.block_size(gone)
+    q.read(gone, 0, 1)
+    aer = c.admin.submit(nh.Sqe(nh.ADM_ASYNC_EVENT))
+    subprocess.run(x.a.remove_cmd, shell=True, check=True)
+    c.admin.wait(aer, timeout=30)
+    fact('AER after the namespace was removed: %s' % aer.cqe.as_dict())
+    expect_eq('AER (type, info, log page)', (aer.cqe.dw0 & 7, (aer.cqe.dw0 >> 8) & 0xFF,
+                                             (aer.cqe.dw0 >> 16) & 0xFF), (2, 0, nh.LID_CHANGED_NS))
+    log = c.get_log_page(nh.LID_CHANGED_NS, 4096)
+    changed = [n for n in struct.unpack('<1024I', log) if n]
+    check(gone in changed, 'Changed Namespace List %s names nsid %d' % (changed, gone))
+    after = c.active_ns_list()
+    check(gone not in after, 'nsid %d left the active list (%s)' % (gone, after))
+    r = q.q.execute(nh.Sqe(nh.NVM_READ, gone, 0, 0, 0), rlen=bs, check=False)
+    expect_status(x, 'Read of the removed namespace', ('resp', r.cqe), {(0, 0x0B)})
+    d = nh.pattern(c.block_size(x.a.nsid), 0xD000 + x.seed)
+    q.write(x.a.nsid, 70, d)
+    expect_eq('nsid %d still serves I/O on the same queue' % x.a.nsid, q.read(x.a.nsid, 70, 1) == d, True)
     c.close()
 
 
@@ -958,7 +992,7 @@ def c_bad_many(x):
 CHECKS = {
     'discovery': c_discovery, 'identify': c_identify, 'verify': c_verify, 'digests': c_digests,
     'r2t': c_r2t, 'segmented': c_segmented, 'queues': c_queues, 'sqflow': c_sqflow, 'hpda': c_hpda, 'pipeline': c_pipeline,
-    'aen': c_aen, 'keepalive': c_keepalive,
+    'aen': c_aen, 'ns-remove': c_ns_remove, 'keepalive': c_keepalive,
     'bad-pdu': c_bad_pdu_header, 'bad-digest': c_bad_digest, 'bad-sgl': c_bad_sgl,
     'bad-length': c_bad_length, 'bad-connect': c_bad_connect, 'bad-close': c_bad_close,
     'bad-cmd': c_bad_cmd, 'bad-flood': c_bad_flood, 'many-ctrls': c_many_ctrls,
@@ -984,6 +1018,8 @@ def main():
     p.add_argument('--queues', type=int, default=4)
     p.add_argument('--hotadd-cmd', help='shell command that adds a namespace (aen check)')
     p.add_argument('--hotadd-nsid', type=int, default=2)
+    p.add_argument('--remove-cmd', help='shell command that removes a namespace (ns-remove check)')
+    p.add_argument('--remove-nsid', type=int, default=2)
     p.add_argument('--connections', type=int, default=1000)
     p.add_argument('--mode', choices=('strict', 'observe'), default='strict')
     p.add_argument('-t', '--timeout', type=float, default=10.0)
@@ -992,7 +1028,7 @@ def main():
     names = []
     for c in a.checks:
         if c == 'all':
-            names += [n for n in CHECKS if not n.startswith('bad') and n != 'aen']
+            names += [n for n in CHECKS if not n.startswith('bad') and n not in ('aen', 'ns-remove')]
         elif c == 'bad':
             names += [n for n in CHECKS if n.startswith('bad')]
         else:
