@@ -166,6 +166,7 @@ static struct nvmf_ctrlr *ctrlr_create(struct connect_ctx *cc, struct nvmf_subsy
 	c->refs = 1; /* the admin queue pair */
 	c->discovery_genctr_seen = g_nvmf_tgt.discovery_genctr;
 	TAILQ_INSERT_TAIL(&s->ctrlrs, c, link);
+	s->num_ctrlrs++;
 	SL_INFOLOG("nvmf: %s: controller %u created for host %s (kato %u ms)", s->nqn, c->cntlid,
 		   c->hostnqn, c->kato_ms);
 	return c;
@@ -361,6 +362,7 @@ static void ctrlr_put(struct nvmf_ctrlr *c)
 	SL_INFOLOG("nvmf: %s: controller %u freed", c->subsys->nqn, c->cntlid);
 	if (!c->destroying)
 		TAILQ_REMOVE(&c->subsys->ctrlrs, c, link);
+	c->subsys->num_ctrlrs--;
 	free(c->io_qid_used);
 	free(c);
 }
@@ -430,8 +432,7 @@ int nvmf_ctrlr_keep_alive_poll(void *arg)
 
 		if (!s)
 			continue;
-		TAILQ_FOREACH_SAFE(c, &s->ctrlrs, link, tmp)
-		{
+		TAILQ_FOREACH_SAFE(c, &s->ctrlrs, link, tmp) {
 			if (!c->kato_ms ||
 			    now - c->last_keep_alive_tsc < (uint64_t)c->kato_ms * hz / 1000)
 				continue;
@@ -845,7 +846,87 @@ int nvmf_get_log_discovery(const char *hostnqn, struct iovec *iov, int iovcnt, u
 	return 0;
 }
 
-static void get_log_exec(struct nvmf_request *req)
+/*
+ * SMART / Health: the counters come from the namespaces' bdevs (their
+ * statistics cover every user of the bdev, as a drive's would), gathered one
+ * bdev after another because each gathering visits the bdev's channels.
+ */
+struct smart_ctx {
+	struct nvmf_request *req;
+	struct sl_nvme_health_information_page page;
+	struct sl_bdev_io_stat stat;
+	uint32_t next; /* NSID index to gather next */
+	uint64_t offset, len;
+};
+
+static void admin_complete(struct nvmf_request *req);
+static void smart_next(struct smart_ctx *sc);
+
+static void smart_stat_done(struct sl_bdev *bdev, struct sl_bdev_io_stat *stat, void *arg, int rc)
+{
+	struct smart_ctx *sc = arg;
+	struct sl_nvme_health_information_page *h = &sc->page;
+
+	(void)bdev;
+	if (rc == 0) {
+		/* Data units: thousands of 512-byte units, rounded up. */
+		h->data_units_read[0] += (stat->bytes_read / 512 + 999) / 1000;
+		h->data_units_written[0] += (stat->bytes_written / 512 + 999) / 1000;
+		h->host_read_commands[0] += stat->num_read_ops;
+		h->host_write_commands[0] += stat->num_write_ops;
+		h->media_errors[0] += stat->num_errors;
+	}
+	smart_next(sc);
+}
+
+static void smart_next(struct smart_ctx *sc)
+{
+	struct nvmf_request *req = sc->req;
+	struct nvmf_ctrlr *c = req_ctrlr(req);
+	struct nvmf_subsystem *s = c->subsys;
+
+	while (sc->next < s->max_nsid) {
+		struct nvmf_ns *ns = s->ns[sc->next++];
+
+		if (ns && !ns->removing) {
+			sl_bdev_get_device_stat(ns->bdev, &sc->stat, smart_stat_done, sc);
+			return;
+		}
+	}
+	nvmf_iov_zero(req->iov, req->iovcnt);
+	if (sc->offset < sizeof(sc->page))
+		nvmf_iov_copy_in(req->iov, req->iovcnt, 0, (uint8_t *)&sc->page + sc->offset,
+				 SL_MIN(sc->len, sizeof(sc->page) - sc->offset));
+	free(sc);
+	admin_complete(req);
+	ctrlr_put(c);
+}
+
+/* Returns false when the answer comes later (admin_complete). */
+static bool get_log_smart(struct nvmf_request *req, uint64_t offset, uint64_t len)
+{
+	struct nvmf_ctrlr *c = req_ctrlr(req);
+	struct smart_ctx *sc = calloc(1, sizeof(*sc));
+
+	if (!sc) {
+		admin_status(req, SL_NVME_SCT_GENERIC, SL_NVME_SC_INTERNAL_DEVICE_ERROR);
+		return true;
+	}
+	/* The controller (and so its subsystem) stays while the statistics come in. */
+	c->refs++;
+	sc->req = req;
+	sc->offset = offset;
+	sc->len = len;
+	sc->page.temperature = 273 + 25; /* no sensor: report room temperature */
+	sc->page.available_spare = 100;
+	sc->page.available_spare_threshold = 10;
+	sc->page.num_error_info_log_entries[0] = c->error_count;
+	smart_next(sc);
+	return false;
+}
+
+/* Returns false when the answer comes later. */
+static bool get_log_exec(struct nvmf_request *req)
 {
 	struct nvmf_ctrlr *c = req_ctrlr(req);
 	uint8_t lid = req->cmd.cdw10 & 0xff;
@@ -858,21 +939,23 @@ static void get_log_exec(struct nvmf_request *req)
 
 	if (len > req->length || (offset & 3)) {
 		admin_status(req, SL_NVME_SCT_GENERIC, SL_NVME_SC_INVALID_FIELD);
-		return;
+		return true;
 	}
 	if (c->subsys->subtype != SL_NVMF_SUBTYPE_NVME) {
 		if (lid != SL_NVME_LOG_DISCOVERY) {
 			admin_status(req, SL_NVME_SCT_COMMAND_SPECIFIC,
 				     SL_NVME_SC_INVALID_LOG_PAGE);
-			return;
+			return true;
 		}
 		if (nvmf_get_log_discovery(c->hostnqn, req->iov, req->iovcnt, offset,
 					   (uint32_t)len))
 			admin_status(req, SL_NVME_SCT_GENERIC, SL_NVME_SC_INTERNAL_DEVICE_ERROR);
-		return;
+		return true;
 	}
 	memset(page, 0, sizeof(page));
 	switch (lid) {
+	case SL_NVME_LOG_HEALTH_INFORMATION:
+		return get_log_smart(req, offset, len);
 	case SL_NVME_LOG_ERROR: {
 		struct sl_nvme_error_information_entry *e = (void *)page;
 
@@ -880,16 +963,6 @@ static void get_log_exec(struct nvmf_request *req)
 		static_assert(sizeof(*e) * NVMF_ERROR_LOG_ENTRIES <= sizeof(page),
 			      "error log fits");
 		memcpy(e, c->errors, sizeof(*e) * c->num_errors);
-		break;
-	}
-	case SL_NVME_LOG_HEALTH_INFORMATION: {
-		struct sl_nvme_health_information_page *h = (void *)page;
-
-		page_len = sizeof(*h);
-		h->temperature = 273 + 25; /* no sensor: report room temperature */
-		h->available_spare = 100;
-		h->available_spare_threshold = 10;
-		h->num_error_info_log_entries[0] = c->error_count;
 		break;
 	}
 	case SL_NVME_LOG_FIRMWARE_SLOT: {
@@ -916,12 +989,13 @@ static void get_log_exec(struct nvmf_request *req)
 	}
 	default:
 		admin_status(req, SL_NVME_SCT_COMMAND_SPECIFIC, SL_NVME_SC_INVALID_LOG_PAGE);
-		return;
+		return true;
 	}
 	nvmf_iov_zero(req->iov, req->iovcnt);
 	if (offset < page_len)
 		nvmf_iov_copy_in(req->iov, req->iovcnt, 0, page + offset,
 				 SL_MIN(len, page_len - offset));
+	return true;
 }
 
 /* ---- Features ---- */
@@ -1071,8 +1145,7 @@ static bool admin_dispatch(struct nvmf_request *req)
 		identify_exec(req);
 		return true;
 	case SL_NVME_OPC_GET_LOG_PAGE:
-		get_log_exec(req);
-		return true;
+		return get_log_exec(req);
 	case SL_NVME_OPC_SET_FEATURES:
 		features_exec(req, true);
 		return true;

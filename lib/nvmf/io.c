@@ -164,6 +164,12 @@ static int io_submit(struct nvmf_request *req)
 			io_status(req, SL_NVME_SCT_GENERIC, SL_NVME_SC_INVALID_OPCODE);
 			goto answered;
 		}
+		if (req->iovcnt > 1) {
+			/* Passthrough takes one contiguous buffer: io_unit_size < max_io_size
+			 * splits it. */
+			io_status(req, SL_NVME_SCT_GENERIC, SL_NVME_SC_DATA_SGL_LENGTH_INVALID);
+			goto answered;
+		}
 		rc = sl_bdev_nvme_io_passthru(p->desc, p->ch, cmd,
 					      req->iovcnt ? req->iov[0].iov_base : NULL,
 					      req->length, bdev_io_done, req);

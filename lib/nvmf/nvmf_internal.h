@@ -102,7 +102,8 @@ struct nvmf_subsystem {
 	uint16_t min_cntlid, max_cntlid, next_cntlid;
 	TAILQ_HEAD(, nvmf_host) hosts;
 	TAILQ_HEAD(, nvmf_listener) listeners;
-	TAILQ_HEAD(, nvmf_ctrlr) ctrlrs;
+	TAILQ_HEAD(, nvmf_ctrlr) ctrlrs; /* live ones; destroyed ones leave at once */
+	uint32_t num_ctrlrs;		 /* allocated, destroyed or not: freed at refs 0 */
 	TAILQ_ENTRY(nvmf_subsystem) link;
 	uint32_t busy; /* an RPC reconfiguring it is in flight */
 };
@@ -293,6 +294,7 @@ struct nvmf_tgt {
 	uint64_t discovery_genctr;
 	uint64_t next_qpair_id;
 	bool running;
+	bool pg_starting; /* the first transport is starting the poll groups */
 	uint16_t next_portid;
 };
 

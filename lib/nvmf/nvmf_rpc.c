@@ -195,6 +195,7 @@ static void rpc_nvmf_create_transport(struct sl_jsonrpc_request *req, const json
 	struct nvmf_transport *t;
 	enum sl_nvmf_trtype trtype;
 	char err[256];
+	int rc;
 
 	if (sl_rpc_decode_params(req, params, g_create_transport_fields,
 				 SL_COUNTOF(g_create_transport_fields), &p))
@@ -224,7 +225,11 @@ static void rpc_nvmf_create_transport(struct sl_jsonrpc_request *req, const json
 		sl_jsonrpc_send_error(req, -ENOMEM, "cannot create transport %s", ops->name);
 		goto out;
 	}
-	nvmf_tgt_add_transport(t, transport_added, req);
+	rc = nvmf_tgt_add_transport(t, transport_added, req);
+	if (rc) {
+		ops->destroy(t);
+		sl_jsonrpc_send_errno(req, rc, "cannot start the transport's poll groups");
+	}
 out:
 	sl_json_free_decoded(g_create_transport_fields, SL_COUNTOF(g_create_transport_fields), &p);
 }

@@ -514,7 +514,7 @@ int nvmf_subsystem_add_ns(struct nvmf_subsystem *s, const char *bdev_name,
 		snprintf(err, errlen, "the discovery subsystem has no namespaces");
 		return -EINVAL;
 	}
-	if (s->busy) {
+	if (s->busy || g_nvmf_tgt.pg_starting) {
 		snprintf(err, errlen, "subsystem %s is being reconfigured", s->nqn);
 		return -EBUSY;
 	}
@@ -605,7 +605,7 @@ int nvmf_subsystem_remove_ns(struct nvmf_subsystem *s, uint32_t nsid,
 
 	if (nsid == 0 || nsid > s->max_nsid || !s->ns[nsid - 1])
 		return -ENOENT;
-	if (s->ns[nsid - 1]->removing)
+	if (s->ns[nsid - 1]->removing || g_nvmf_tgt.pg_starting)
 		return -EBUSY;
 	op = calloc(1, sizeof(*op));
 	if (!op)
@@ -681,8 +681,8 @@ int nvmf_subsystem_remove_host(struct nvmf_subsystem *s, const char *hostnqn)
 	/* A host that lost access loses its controllers too. */
 	if (!s->allow_any_host)
 		TAILQ_FOREACH_SAFE(c, &s->ctrlrs, link, tmp)
-	if (strcmp(c->hostnqn, hostnqn) == 0)
-		nvmf_ctrlr_destroy(c);
+			if (strcmp(c->hostnqn, hostnqn) == 0)
+				nvmf_ctrlr_destroy(c);
 	nvmf_tgt_discovery_changed();
 	return 0;
 }
@@ -776,7 +776,7 @@ static int subsys_delete_poll(void *arg)
 {
 	struct subsys_delete *d = arg;
 
-	if (!TAILQ_EMPTY(&d->s->ctrlrs))
+	if (d->s->num_ctrlrs)
 		return SL_POLLER_IDLE;
 	sl_poller_unregister(&d->poller);
 	if (subsys_bcast(d->s, 0, pg_release, subsys_released, d))
@@ -789,7 +789,7 @@ int nvmf_subsystem_delete(struct nvmf_subsystem *s, void (*cb)(void *arg, int rc
 	struct subsys_delete *d;
 	struct nvmf_ctrlr *c, *tmp;
 
-	if (s->busy)
+	if (s->busy || g_nvmf_tgt.pg_starting)
 		return -EBUSY;
 	d = calloc(1, sizeof(*d));
 	if (!d)
@@ -800,7 +800,7 @@ int nvmf_subsystem_delete(struct nvmf_subsystem *s, void (*cb)(void *arg, int rc
 	s->state = NVMF_SUBSYS_DELETING;
 	s->busy++;
 	TAILQ_FOREACH_SAFE(c, &s->ctrlrs, link, tmp)
-	nvmf_ctrlr_destroy(c);
+		nvmf_ctrlr_destroy(c);
 	d->poller = sl_poller_register_named(subsys_delete_poll, d, 1000, "nvmf_subsys_delete");
 	if (!d->poller) {
 		free(d);

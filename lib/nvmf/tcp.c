@@ -305,8 +305,7 @@ static void tcp_stop_listen(struct nvmf_transport *t, const struct sl_nvmf_liste
 	struct tcp_transport *tt = SL_CONTAINEROF(t, struct tcp_transport, base);
 	struct tcp_listener *l, *tmp;
 
-	TAILQ_FOREACH_SAFE(l, &tt->listeners, link, tmp)
-	{
+	TAILQ_FOREACH_SAFE(l, &tt->listeners, link, tmp) {
 		if (!addr) {
 			listener_close(tt, l);
 			continue;

@@ -161,8 +161,7 @@ static void pg_disconnect_ctrlr(struct sl_io_channel_iter *i)
 	struct nvmf_poll_group *group = sl_io_channel_get_ctx(sl_io_channel_iter_get_channel(i));
 	struct nvmf_qpair *qpair, *tmp;
 
-	TAILQ_FOREACH_SAFE(qpair, &group->qpairs, link, tmp)
-	{
+	TAILQ_FOREACH_SAFE(qpair, &group->qpairs, link, tmp) {
 		if (qpair->ctrlr != ctx->ctrlr || (ctx->io_only && qpair->qid == 0))
 			continue;
 		nvmf_qpair_disconnect(qpair);
@@ -210,6 +209,17 @@ static int pg_create_cb(void *io_device, void *ctx_buf)
 			return -ENOMEM;
 		group->transports[group->num_transports].transport = t;
 		group->transports[group->num_transports++].tgroup = tg;
+	}
+	/*
+	 * Subsystems configured before the first transport: the target thread
+	 * waits for the groups to start and refuses namespace changes meanwhile
+	 * (pg_starting), so reading them here is safe.
+	 */
+	for (uint32_t i = 0; i < g_nvmf_tgt.max_subsystems; i++) {
+		struct nvmf_subsystem *s = g_nvmf_tgt.subsystems[i];
+
+		if (s && s->subtype == SL_NVMF_SUBTYPE_NVME && nvmf_pg_subsystem_sync(group, s))
+			return -ENOMEM;
 	}
 	return 0;
 }
@@ -261,9 +271,22 @@ static void add_transport_done(struct sl_io_channel_iter *i, int status)
 	g_add_transport_ctx.cb(g_add_transport_ctx.arg, status);
 }
 
+static int start_poll_groups(void (*cb)(void *arg, int rc), void *arg);
+
 int nvmf_tgt_add_transport(struct nvmf_transport *t, void (*cb)(void *arg, int rc), void *arg)
 {
+	int rc;
+
+	if (g_nvmf_tgt.pg_starting)
+		return -EBUSY;
 	TAILQ_INSERT_TAIL(&g_nvmf_tgt.transports, t, link);
+	if (!g_nvmf_tgt.pg_threads) {
+		/* The groups being created pick the transport up (pg_create_cb). */
+		rc = start_poll_groups(cb, arg);
+		if (rc)
+			TAILQ_REMOVE(&g_nvmf_tgt.transports, t, link);
+		return rc;
+	}
 	g_add_transport_ctx.cb = cb;
 	g_add_transport_ctx.arg = arg;
 	sl_for_each_channel(&g_nvmf_tgt, pg_add_transport, t, add_transport_done);
@@ -272,34 +295,30 @@ int nvmf_tgt_add_transport(struct nvmf_transport *t, void (*cb)(void *arg, int r
 
 /* ---- Start and stop ---- */
 
+/*
+ * Poll groups start with the first transport: a program that links the
+ * target but never serves NVMe-oF (bdevperf, the fio plugin, unit tests)
+ * gets no extra threads and no timers.
+ */
 static uint32_t g_pg_pending;
 static uint32_t g_pg_failed;
+static void (*g_pg_start_cb)(void *arg, int rc);
+static void *g_pg_start_arg;
 
 static void pg_started(void *arg)
 {
 	(void)arg;
 	if (--g_pg_pending)
 		return;
+	g_nvmf_tgt.pg_starting = false;
 	if (g_pg_failed) {
 		SL_ERRLOG("nvmf: %u poll group(s) failed to start", g_pg_failed);
-		sl_subsystem_init_next(-ENOMEM);
+		g_pg_start_cb(g_pg_start_arg, -ENOMEM);
 		return;
 	}
 	g_nvmf_tgt.kato_poller =
 		sl_poller_register_named(nvmf_ctrlr_keep_alive_poll, NULL, 10000, "nvmf_kato");
-	/* The discovery subsystem always exists; it answers once a listener is added. */
-	if (!nvmf_tgt_find_subsystem(SL_NVMF_DISCOVERY_NQN)) {
-		struct nvmf_subsystem *d;
-		char err[128];
-
-		if (nvmf_subsystem_create(SL_NVMF_DISCOVERY_NQN, SL_NVMF_SUBTYPE_DISCOVERY_CURRENT,
-					  0, &d, err, sizeof(err)) == 0)
-			d->allow_any_host = true;
-		else
-			SL_ERRLOG("nvmf: cannot create the discovery subsystem: %s", err);
-	}
-	g_nvmf_tgt.running = true;
-	sl_subsystem_init_next(0);
+	g_pg_start_cb(g_pg_start_arg, 0);
 }
 
 static void pg_start(void *arg)
@@ -315,22 +334,25 @@ static void pg_start(void *arg)
 	sl_thread_send_msg(g_nvmf_tgt.thread, pg_started, NULL);
 }
 
-static void nvmf_subsystem_init(void)
+static int start_poll_groups(void (*cb)(void *arg, int rc), void *arg)
 {
-	uint32_t core, n = 0;
+	uint32_t core, n = 0, cores = sl_env_get_core_count();
 
-	g_nvmf_tgt.thread = sl_get_thread();
-	sl_io_device_register(&g_nvmf_tgt, pg_create_cb, pg_destroy_cb,
-			      sizeof(struct nvmf_poll_group), "nvmf_tgt");
-	g_nvmf_tgt.num_poll_groups = sl_env_get_core_count();
-	g_nvmf_tgt.pg_threads = calloc(g_nvmf_tgt.num_poll_groups, sizeof(struct sl_thread *));
-	g_nvmf_tgt.groups = calloc(g_nvmf_tgt.num_poll_groups, sizeof(struct nvmf_poll_group *));
+	g_nvmf_tgt.pg_threads = calloc(cores, sizeof(struct sl_thread *));
+	g_nvmf_tgt.groups = calloc(cores, sizeof(struct nvmf_poll_group *));
 	if (!g_nvmf_tgt.pg_threads || !g_nvmf_tgt.groups) {
-		sl_subsystem_init_next(-ENOMEM);
-		return;
+		free(g_nvmf_tgt.pg_threads);
+		free(g_nvmf_tgt.groups);
+		g_nvmf_tgt.pg_threads = NULL;
+		g_nvmf_tgt.groups = NULL;
+		return -ENOMEM;
 	}
-	g_pg_pending = g_nvmf_tgt.num_poll_groups;
-	for (core = sl_env_get_first_core(); core != UINT32_MAX;
+	g_pg_start_cb = cb;
+	g_pg_start_arg = arg;
+	g_pg_failed = 0;
+	g_pg_pending = cores;
+	g_nvmf_tgt.pg_starting = true;
+	for (core = sl_env_get_first_core(); core != UINT32_MAX && n < cores;
 	     core = sl_env_get_next_core(core)) {
 		char name[32];
 		struct sl_thread *thread;
@@ -348,8 +370,29 @@ static void nvmf_subsystem_init(void)
 		n++;
 	}
 	g_nvmf_tgt.num_poll_groups = n;
-	if (n == 0)
-		sl_subsystem_init_next(-ENOMEM);
+	if (g_pg_pending == 0) {
+		g_nvmf_tgt.pg_starting = false;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static void nvmf_subsystem_init(void)
+{
+	struct nvmf_subsystem *d;
+	char err[128];
+
+	g_nvmf_tgt.thread = sl_get_thread();
+	sl_io_device_register(&g_nvmf_tgt, pg_create_cb, pg_destroy_cb,
+			      sizeof(struct nvmf_poll_group), "nvmf_tgt");
+	/* The discovery subsystem always exists; it answers once a listener is added. */
+	if (nvmf_subsystem_create(SL_NVMF_DISCOVERY_NQN, SL_NVMF_SUBTYPE_DISCOVERY_CURRENT, 0, &d,
+				  err, sizeof(err)) == 0)
+		d->allow_any_host = true;
+	else
+		SL_ERRLOG("nvmf: cannot create the discovery subsystem: %s", err);
+	g_nvmf_tgt.running = true;
+	sl_subsystem_init_next(0);
 }
 
 /* Stop: disconnect every qpair, wait until each poll group has none left. */
@@ -374,7 +417,7 @@ static void pg_disconnect_all(struct sl_io_channel_iter *i)
 	struct nvmf_qpair *qpair, *tmp;
 
 	TAILQ_FOREACH_SAFE(qpair, &group->qpairs, link, tmp)
-	nvmf_qpair_disconnect(qpair);
+		nvmf_qpair_disconnect(qpair);
 	if (TAILQ_EMPTY(&group->qpairs)) {
 		sl_for_each_channel_continue(i, 0);
 		return;
@@ -416,6 +459,9 @@ static void tgt_unregistered(void *io_device)
 	g_nvmf_tgt.pg_threads = NULL;
 	free(g_nvmf_tgt.groups);
 	g_nvmf_tgt.groups = NULL;
+	g_nvmf_tgt.thread = NULL;
+	g_nvmf_tgt.running = false;
+	g_nvmf_tgt.next_pg = 0;
 	g_nvmf_tgt.num_poll_groups = 0;
 	sl_subsystem_fini_next();
 }
@@ -446,8 +492,14 @@ static void fini_step(void)
 
 static void nvmf_subsystem_fini(void)
 {
-	if (!g_nvmf_tgt.pg_threads) {
+	if (!g_nvmf_tgt.thread) {
 		sl_subsystem_fini_next();
+		return;
+	}
+	if (!g_nvmf_tgt.pg_threads) {
+		/* No poll group ever started: no channel, no connection. */
+		g_nvmf_tgt.running = false;
+		sl_io_device_unregister(&g_nvmf_tgt, tgt_unregistered);
 		return;
 	}
 	g_fini_stage = 0;

@@ -40,8 +40,6 @@
 
 /* epoll events taken per poll at most. */
 #define POSIX_MAX_EVENTS 64
-/* iovecs a read may bring besides the pipe. */
-#define POSIX_PIPE_MAX_IOV 32
 
 struct posix_sock {
 	struct sl_sock base;
@@ -83,32 +81,7 @@ static void posix_sock_fini(struct sl_sock *sock)
 
 static ssize_t posix_readv(struct sl_sock *sock, struct iovec *iov, int iovcnt)
 {
-	struct sock_pipe *p = &sock->pipe;
-	struct iovec v[POSIX_PIPE_MAX_IOV + 1];
-	size_t want;
-	ssize_t n;
-
-	if (p->len)
-		return (ssize_t)sock_pipe_read(sock, iov, iovcnt);
-	sock->stats.recv_calls++;
-	want = sl_iov_length(iov, iovcnt);
-	if (p->buf && iovcnt <= POSIX_PIPE_MAX_IOV && want < p->size) {
-		/* What the caller asked for lands in place; the rest waits in the pipe. */
-		memcpy(v, iov, (size_t)iovcnt * sizeof(*iov));
-		v[iovcnt].iov_base = p->buf;
-		v[iovcnt].iov_len = p->size;
-		n = readv(sock->fd, v, iovcnt + 1);
-		if (n < 0)
-			return -errno;
-		if ((size_t)n > want) {
-			p->off = 0;
-			p->len = (uint32_t)((size_t)n - want);
-			return (ssize_t)want;
-		}
-		return n;
-	}
-	n = readv(sock->fd, iov, iovcnt);
-	return n < 0 ? -errno : n;
+	return sock_readv_now(sock, iov, iovcnt);
 }
 
 /* Read zero-copy notifications; returns requests completed or -errno. */
@@ -162,11 +135,11 @@ static int posix_set_out(struct posix_sock *ps, bool on)
 static int posix_flush(struct sl_sock *sock)
 {
 	struct posix_sock *ps = to_posix(sock);
-	struct iovec iov[SOCK_IOV_BATCH];
-	bool zc_ok = sock->zcopy;
+	bool blocked = false;
 	int done = 0, rc;
 
-	if (sock->zc_done != sock->zc_next) {
+	/* In a group EPOLLERR says when to look; outside, every flush looks. */
+	if (!sock->group && sock->zc_done != sock->zc_next) {
 		rc = posix_reap_errqueue(sock);
 		if (rc < 0)
 			return rc;
@@ -174,45 +147,11 @@ static int posix_flush(struct sl_sock *sock)
 	}
 	if (ps->blocked)
 		return done;
-	while (sock->queued_head && !sock->zombie) {
-		int cnt, flags = MSG_DONTWAIT | MSG_NOSIGNAL;
-		size_t total = sock_gather(sock, iov, SOCK_IOV_BATCH, &cnt);
-		struct msghdr msg = { .msg_iov = iov, .msg_iovlen = (size_t)cnt };
-		bool zc = zc_ok && total >= sock->impl_opts.zerocopy_threshold;
-		ssize_t n;
-
-		if (!total) { /* only empty requests left */
-			done += sock_advance(sock, 0);
-			continue;
-		}
-		if (zc)
-			flags |= MSG_ZEROCOPY;
-		n = sendmsg(sock->fd, &msg, flags);
-		sock->stats.sendmsg_calls++;
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == ENOBUFS && zc) {
-				/* Notification memory (optmem) exhausted: copy this time. */
-				zc_ok = false;
-				continue;
-			}
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				goto blocked;
-			return -errno;
-		}
-		if (zc) {
-			sock->zc_next++;
-			sock->stats.zcopy_sends++;
-		}
-		done += sock_advance(sock, (size_t)n);
-		if ((size_t)n < total)
-			goto blocked;
-	}
-	return done;
-
-blocked:
-	if (sock->group && !sock->zombie) {
+	rc = sock_send_now(sock, &blocked);
+	if (rc < 0)
+		return rc;
+	done += rc;
+	if (blocked && sock->group && !sock->zombie) {
 		ps->blocked = true;
 		rc = posix_set_out(ps, true);
 		if (rc)

@@ -347,6 +347,85 @@ size_t sock_pipe_read(struct sl_sock *sock, const struct iovec *iov, int iovcnt)
 	return n;
 }
 
+ssize_t sock_readv_now(struct sl_sock *sock, struct iovec *iov, int iovcnt)
+{
+	struct sock_pipe *p = &sock->pipe;
+	struct iovec v[SOCK_PIPE_MAX_IOV + 1];
+	size_t want;
+	ssize_t n;
+
+	if (p->len)
+		return (ssize_t)sock_pipe_read(sock, iov, iovcnt);
+	sock->stats.recv_calls++;
+	want = sl_iov_length(iov, iovcnt);
+	if (p->buf && iovcnt <= SOCK_PIPE_MAX_IOV && want < p->size) {
+		/* What the caller asked for lands in place; the rest waits in the pipe. */
+		memcpy(v, iov, (size_t)iovcnt * sizeof(*iov));
+		v[iovcnt].iov_base = p->buf;
+		v[iovcnt].iov_len = p->size;
+		n = readv(sock->fd, v, iovcnt + 1);
+		if (n < 0)
+			return -errno;
+		if ((size_t)n > want) {
+			p->off = 0;
+			p->len = (uint32_t)((size_t)n - want);
+			return (ssize_t)want;
+		}
+		return n;
+	}
+	n = readv(sock->fd, iov, iovcnt);
+	return n < 0 ? -errno : n;
+}
+
+int sock_send_now(struct sl_sock *sock, bool *blocked)
+{
+	struct iovec iov[SOCK_IOV_BATCH];
+	bool zc_ok = sock->zcopy;
+	int done = 0;
+
+	*blocked = false;
+	while (sock->queued_head && !sock->zombie) {
+		int cnt, flags = MSG_DONTWAIT | MSG_NOSIGNAL;
+		size_t total = sock_gather(sock, iov, SOCK_IOV_BATCH, &cnt);
+		struct msghdr msg = { .msg_iov = iov, .msg_iovlen = (size_t)cnt };
+		bool zc = zc_ok && total >= sock->impl_opts.zerocopy_threshold;
+		ssize_t n;
+
+		if (!total) { /* only empty requests left */
+			done += sock_advance(sock, 0);
+			continue;
+		}
+		if (zc)
+			flags |= MSG_ZEROCOPY;
+		n = sendmsg(sock->fd, &msg, flags);
+		sock->stats.sendmsg_calls++;
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == ENOBUFS && zc) {
+				/* Notification memory (optmem) exhausted: copy this time. */
+				zc_ok = false;
+				continue;
+			}
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				*blocked = true;
+				break;
+			}
+			return -errno;
+		}
+		if (zc) {
+			sock->zc_next++;
+			sock->stats.zcopy_sends++;
+		}
+		done += sock_advance(sock, (size_t)n);
+		if ((size_t)n < total) {
+			*blocked = true;
+			break;
+		}
+	}
+	return done;
+}
+
 /* ---- addresses and options ---- */
 
 static int sock_resolve(const char *ip, int port, bool passive, struct addrinfo **res)
@@ -497,7 +576,9 @@ static struct sl_sock *sock_create(const struct sock_impl *impl, int fd,
 		if (rc)
 			goto out_free_sock;
 		if (impl_opts->enable_recv_pipe) {
-			sock->pipe.buf = malloc(impl_opts->recv_pipe_size);
+			/* Page-aligned: io_uring may register (pin) it. */
+			sock->pipe.buf =
+				aligned_alloc(4096, SL_ALIGN_UP(impl_opts->recv_pipe_size, 4096));
 			if (!sock->pipe.buf) {
 				rc = -ENOMEM;
 				goto out_free_sock;
@@ -896,7 +977,8 @@ int sl_sock_group_add_sock(struct sl_sock_group *group, struct sl_sock *sock, sl
 {
 	int rc;
 
-	if (!group || !sock || !cb_fn || sock->zombie || sock->listening)
+	/* A listener may join too: its callback runs when connections wait in accept. */
+	if (!group || !sock || !cb_fn || sock->zombie)
 		return -EINVAL;
 	if (sock->group)
 		return -EBUSY;
@@ -918,7 +1000,7 @@ int sl_sock_group_add_sock(struct sl_sock_group *group, struct sl_sock *sock, sl
 	group->nsocks++;
 	if (sock->queued_head)
 		sock_group_mark_flush(sock);
-	if (sock->pipe.len)
+	if (sock->pipe.len || sock->rx_event)
 		sock_group_mark_ready(sock);
 	return 0;
 }
@@ -1000,8 +1082,10 @@ bool sock_group_run_cb(struct sl_sock_group *group, struct sl_sock *sock)
 		return false;
 	sock->poll_gen = group->poll_gen;
 	sock->cb_fn(sock->cb_arg, group, sock);
+	if (!sock->zombie && sock->group == group && sock->impl->cb_done)
+		sock->impl->cb_done(sock);
 	/* Data left in user space never makes the fd readable again: come back. */
-	if (!sock->zombie && sock->group == group && sock->pipe.len)
+	if (!sock->zombie && sock->group == group && (sock->pipe.len || sock->rx_event))
 		sock_group_mark_ready(sock);
 	return true;
 }
@@ -1016,7 +1100,7 @@ int sock_group_run_ready(struct sl_sock_group *group, int max)
 		TAILQ_REMOVE(&group->ready, sock, ready_link);
 		sock->on_ready = false;
 		group->nready--;
-		if (sock->pipe.len && sock_group_run_cb(group, sock))
+		if ((sock->pipe.len || sock->rx_event) && sock_group_run_cb(group, sock))
 			ran++;
 	}
 	return ran;

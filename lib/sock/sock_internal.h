@@ -16,6 +16,8 @@
 
 /* iovecs gathered into one sendmsg (on the stack of the flush). */
 #define SOCK_IOV_BATCH 256
+/* Caller iovecs a pipe read takes (more: read without the pipe). */
+#define SOCK_PIPE_MAX_IOV 32
 /* Registered implementations at most. */
 #define SOCK_MAX_IMPLS 4
 
@@ -28,6 +30,7 @@ struct sock_stats {
 	uint64_t zcopy_notified;  /* zero-copy sends the kernel reported done */
 	uint64_t zcopy_copied;	  /* of which it had to copy anyway (loopback) */
 	uint64_t recv_calls;	  /* recv syscalls or recv SQEs */
+	uint64_t recv_fixed;	  /* of which into a registered buffer (uring) */
 	uint64_t requests_done;	  /* async requests completed with 0 */
 	uint64_t requests_failed; /* async requests completed with an error */
 };
@@ -49,8 +52,9 @@ struct sl_sock {
 	bool accepted; /* server side of a connection */
 	bool zcopy;    /* SO_ZEROCOPY is on: MSG_ZEROCOPY may be used */
 	bool peer_closed;
-	int error;   /* first fatal error (negative errno), 0 when none */
-	bool zombie; /* closed inside a lib/sock call: freed when that call returns */
+	bool rx_event; /* the implementation holds an EOF or error for the reader */
+	int error;     /* first fatal error (negative errno), 0 when none */
+	bool zombie;   /* closed inside a lib/sock call: freed when that call returns */
 	struct sl_sock *zombie_next;
 
 	/* Async writes not yet fully handed to the kernel, oldest first. */
@@ -119,6 +123,8 @@ struct sock_impl {
 	 */
 	int (*group_poll)(struct sl_sock_group *group, int max_events);
 	int (*group_wake_fd)(struct sl_sock_group *group);
+	/* Optional: the socket's callback returned (still open, still in the group). */
+	void (*cb_done)(struct sl_sock *sock);
 };
 
 void sock_impl_register(struct sock_impl *impl);
@@ -147,6 +153,14 @@ int sock_zcopy_notified(struct sl_sock *sock, uint32_t lo, uint32_t hi, bool cop
 size_t sock_gather(struct sl_sock *sock, struct iovec *iov, int max, int *iovcnt);
 /* Complete every queued and pending request with status (close / failure). */
 int sock_abort_requests(struct sl_sock *sock, int status);
+/* Synchronous non-blocking read through the pipe: bytes, 0 at EOF or -errno. */
+ssize_t sock_readv_now(struct sl_sock *sock, struct iovec *iov, int iovcnt);
+/*
+ * Synchronous non-blocking sends of the queue (MSG_ZEROCOPY when sock->zcopy
+ * and the threshold allow); *blocked when the send buffer filled up.
+ * Returns requests completed or -errno.
+ */
+int sock_send_now(struct sl_sock *sock, bool *blocked);
 /* Copy up to the pipe's unread bytes into iov; returns bytes copied. */
 size_t sock_pipe_read(struct sl_sock *sock, const struct iovec *iov, int iovcnt);
 /* Run the socket's read callback from a group poll (skips closed / removed ones). */

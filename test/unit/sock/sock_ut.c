@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <liburing.h>
 
 #include "../ut_common.h"
 
@@ -589,7 +590,6 @@ static void test_group_add_remove(void **state)
 	pair_open(p, &pr, NULL);
 	group = sl_sock_group_create(NULL);
 	assert_non_null(group);
-	assert_int_equal(sl_sock_group_add_sock(group, pr.listener, noop_cb, NULL), -EINVAL);
 	assert_int_equal(sl_sock_group_add_sock(group, pr.server, NULL, NULL), -EINVAL);
 	assert_int_equal(sl_sock_group_add_sock(group, pr.server, noop_cb, &calls), 0);
 	assert_int_equal(sl_sock_group_add_sock(group, pr.server, noop_cb, &calls), -EBUSY);
@@ -646,6 +646,78 @@ static bool fd_readable(int fd)
 	return poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN);
 }
 
+struct accept_ctx {
+	int calls;
+	struct sl_sock *accepted[4];
+	int naccepted;
+};
+
+static void accept_cb(void *arg, struct sl_sock_group *group, struct sl_sock *sock)
+{
+	struct accept_ctx *a = arg;
+	struct sl_sock *conn;
+
+	(void)group;
+	a->calls++;
+	while ((conn = sl_sock_accept(sock))) {
+		assert_true(a->naccepted < 4);
+		a->accepted[a->naccepted++] = conn;
+	}
+	assert_int_equal(errno, EAGAIN);
+}
+
+/* A listener in a group: its callback runs when connections wait (what nvmf/tcp does). */
+static void test_listener_in_group(void **state)
+{
+	const struct ut_param *p = param(state);
+	struct accept_ctx a = { 0 };
+	struct sl_sock_group *group;
+	struct sl_sock *listener, *c1, *c2;
+	uint64_t deadline;
+	uint16_t port;
+	int fd;
+
+	listener = sl_sock_listen(p->ip, 0, p->impl, NULL);
+	assert_non_null(listener);
+	assert_int_equal(sl_sock_getaddr(listener, NULL, 0, &port, NULL, 0, NULL), 0);
+	group = sl_sock_group_create(NULL);
+	assert_non_null(group);
+	fd = sl_sock_group_get_wake_fd(group);
+	assert_int_equal(sl_sock_group_add_sock(group, listener, accept_cb, &a), 0);
+	deadline = ut_deadline(UT_WAIT_SEC);
+	while (sl_sock_group_poll(group) != 0 || fd_readable(fd))
+		if (ut_expired(deadline))
+			fail_msg("idle listener group stays busy");
+	assert_int_equal(a.naccepted, 0);
+
+	c1 = sl_sock_connect(p->ip, port, p->impl, NULL);
+	assert_non_null(c1);
+	while (!fd_readable(fd))
+		if (ut_expired(deadline))
+			fail_msg("wake fd not readable with a connection waiting");
+	while (a.naccepted < 1) {
+		assert_true(sl_sock_group_poll(group) >= 0);
+		if (ut_expired(deadline))
+			fail_msg("connection not accepted");
+	}
+	/* And again: the listener keeps waiting after its callback. */
+	c2 = sl_sock_connect(p->ip, port, p->impl, NULL);
+	assert_non_null(c2);
+	while (a.naccepted < 2) {
+		assert_true(sl_sock_group_poll(group) >= 0);
+		if (ut_expired(deadline))
+			fail_msg("second connection not accepted");
+	}
+	assert_string_equal(sl_sock_get_impl_name(a.accepted[0]), p->impl);
+	/* Closing the listener while in its group leaves the group empty. */
+	assert_int_equal(sl_sock_close(&listener), 0);
+	assert_int_equal(sl_sock_group_close(&group), 0);
+	for (int i = 0; i < a.naccepted; i++)
+		assert_int_equal(sl_sock_close(&a.accepted[i]), 0);
+	assert_int_equal(sl_sock_close(&c1), 0);
+	assert_int_equal(sl_sock_close(&c2), 0);
+}
+
 static void test_wake_fd(void **state)
 {
 	const struct ut_param *p = param(state);
@@ -668,6 +740,15 @@ static void test_wake_fd(void **state)
 		if (ut_expired(deadline))
 			fail_msg("idle group keeps its wake fd readable");
 
+	/* Idle costs no receive call (uring: the one in flight stays). */
+	{
+		uint64_t recvs = stats(pr.server).recv_calls;
+
+		for (int i = 0; i < 10; i++)
+			assert_int_equal(sl_sock_group_poll(group), 0);
+		assert_int_equal(stats(pr.server).recv_calls, recvs);
+		assert_false(fd_readable(fd));
+	}
 	assert_int_equal(sl_sock_writev(pr.client, &iov, 1), 4);
 	deadline = ut_deadline(UT_WAIT_SEC);
 	while (!fd_readable(fd))
@@ -739,6 +820,9 @@ static void test_recv_pipe(void **state)
 	/* 125 reads of 8 bytes, served by a handful of recv calls. */
 	recvs = stats(pr.server).recv_calls;
 	assert_true(recvs < 10);
+	/* uring reads into the registered pipe (RLIMIT_MEMLOCK allows a few). */
+	if (!strcmp(p->impl, "uring"))
+		assert_true(stats(pr.server).recv_fixed > 0);
 	assert_int_equal(sl_sock_group_remove_sock(group, pr.server), 0);
 	assert_int_equal(sl_sock_group_close(&group), 0);
 	pair_close(&pr);
@@ -934,7 +1018,9 @@ static void test_opts(void **state)
 		pair_open(p, &pr, NULL);
 		assert_int_equal(getsockopt(pr.client->fd, SOL_SOCKET, SO_SNDBUF, &v, &vl), 0);
 		assert_true(v >= (int)o.send_buf_size);
-		assert_int_equal(pr.client->pipe.size, o.enable_recv_pipe ? 32768 : 0);
+		/* uring always receives through the pipe. */
+		assert_int_equal(pr.client->pipe.size,
+				 o.enable_recv_pipe || !strcmp(p->impl, "uring") ? 32768 : 0);
 		pair_close(&pr);
 	}
 }
@@ -977,6 +1063,7 @@ static void test_rpc(void **state)
 	int found_default = 0, found_posix = 0;
 
 	(void)state;
+	ut_log_capture_start();
 	sl_rpc_set_state(SL_RPC_STARTUP);
 	res = rpc("sock_impl_get_options", json_pack("{s:s}", "impl_name", "posix"), &err);
 	assert_false(err);
@@ -1061,6 +1148,7 @@ static void test_rpc(void **state)
 	assert_int_equal(found_posix, 1);
 	json_decref(config);
 	assert_int_equal(sl_sock_impl_set_opts("posix", &g_saved_opts), 0);
+	ut_log_capture_stop();
 }
 
 static int setup_rpc(void **state)
@@ -1071,6 +1159,19 @@ static int setup_rpc(void **state)
 
 static const struct ut_param g_posix4 = { "posix", "127.0.0.1" };
 static const struct ut_param g_posix6 = { "posix", "::1" };
+static const struct ut_param g_uring4 = { "uring", "127.0.0.1" };
+static const struct ut_param g_uring6 = { "uring", "::1" };
+
+/* io_uring can be off (kernel.io_uring_disabled, seccomp): then uring is not tested. */
+static bool uring_usable(void)
+{
+	struct io_uring ring;
+
+	if (io_uring_queue_init(4, &ring, 0))
+		return false;
+	io_uring_queue_exit(&ring);
+	return true;
+}
 
 #define SOCK_TESTS(p)                                                                              \
 	cmocka_unit_test_prestate_setup_teardown(test_connect_accept, setup_test, teardown_test,   \
@@ -1093,6 +1194,8 @@ static const struct ut_param g_posix6 = { "posix", "::1" };
 							 teardown_test, (void *)&(p)),             \
 		cmocka_unit_test_prestate_setup_teardown(test_wake_fd, setup_test, teardown_test,  \
 							 (void *)&(p)),                            \
+		cmocka_unit_test_prestate_setup_teardown(test_listener_in_group, setup_test,       \
+							 teardown_test, (void *)&(p)),             \
 		cmocka_unit_test_prestate_setup_teardown(test_recv_pipe, setup_test,               \
 							 teardown_test, (void *)&(p)),             \
 		cmocka_unit_test_prestate_setup_teardown(test_zcopy, setup_test, teardown_test,    \
@@ -1109,7 +1212,17 @@ int main(void)
 		SOCK_TESTS(g_posix6),
 		cmocka_unit_test_setup(test_rpc, setup_rpc),
 	};
+	const struct CMUnitTest uring_tests[] = {
+		SOCK_TESTS(g_uring4),
+		SOCK_TESTS(g_uring6),
+	};
+	int failed;
 
 	ut_apply_filter();
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	failed = cmocka_run_group_tests_name("posix", tests, NULL, NULL);
+	if (!uring_usable()) {
+		print_message("[  SKIPPED ] uring: io_uring is not available here\n");
+		return failed;
+	}
+	return failed + cmocka_run_group_tests_name("uring", uring_tests, NULL, NULL);
 }
