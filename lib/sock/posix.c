@@ -230,7 +230,8 @@ static int posix_group_poll(struct sl_sock_group *group, int max_events)
 		/* A callback run earlier in this loop may have closed or moved it. */
 		if (sock->zombie || sock->group != group)
 			continue;
-		if (e & EPOLLOUT) {
+		/* A hang-up or error also ends a wait for room: the next send reports it. */
+		if ((e & EPOLLOUT) || (ps->blocked && (e & (EPOLLHUP | EPOLLERR)))) {
 			ps->blocked = false;
 			rc = posix_set_out(ps, false);
 			if (rc)

@@ -177,6 +177,8 @@ void sock_set_error(struct sl_sock *sock, int err)
 		SL_ERRLOG("socket %s: %s\n", sock->desc, strerror(-err));
 	else
 		SL_INFOLOG("socket %s: %s\n", sock->desc, strerror(-err));
+	/* Queued writes will fail too: the group's next flush finds out and completes them. */
+	sock_group_mark_flush(sock);
 }
 
 static void request_complete(struct sl_sock *sock, struct sl_sock_request *req, int status)
@@ -822,16 +824,15 @@ static int sock_flush_locked(struct sl_sock *sock)
 {
 	int rc;
 
-	if (sock->error)
-		return sock->error;
 	if (!sock->queued_head && !sock->pending_head)
-		return 0;
+		return sock->error;
+	/* Even after an error: the implementation knows whether a send is still in flight. */
 	rc = sock->impl->flush(sock);
 	if (rc < 0 && !sock->zombie) {
 		sock_set_error(sock, rc);
 		sock_abort_requests(sock, rc);
 	}
-	return rc < 0 ? rc : 0;
+	return rc < 0 ? rc : sock->error;
 }
 
 int sl_sock_flush(struct sl_sock *sock)
@@ -1063,8 +1064,6 @@ int sock_group_flush(struct sl_sock_group *group)
 		TAILQ_REMOVE(&group->flush, sock, flush_link);
 		sock->on_flush = false;
 		group->nflush--;
-		if (sock->error || !sock->impl->flush)
-			continue;
 		rc = sock->impl->flush(sock);
 		if (rc > 0) {
 			done += rc;

@@ -1,18 +1,20 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * "uring" socket implementation: one io_uring per group; the group's poll
- * makes at most one syscall (io_uring_enter to submit), and none when it has
- * nothing to submit, because completions are reaped from the shared CQ ring
- * in user space.
+ * makes at most one syscall of its own (io_uring_enter to submit), and none
+ * when it has nothing to submit, because completions are reaped from the
+ * shared CQ ring in user space. (A reader that goes on reading after the
+ * receive buffer ran dry makes its own read calls, see below.)
  *
  * Why it is shaped this way:
- * - Every socket in a group always has one receive in flight into its
- *   receive buffer (the pipe; uring needs one even if enable_recv_pipe is
- *   off). A completion fills the pipe and puts the socket on the ready list;
- *   reads are served from the pipe, and the receive is re-armed when the
- *   reader empties it. Readiness therefore costs no syscall at all, at the
- *   price of one copy out of the pipe (data is never read straight into the
- *   caller's buffers, since the kernel may complete a receive at any time).
+ * - Readiness costs no syscall: a socket in a group that waits for data has
+ *   one receive in flight into its receive buffer (the pipe; uring needs
+ *   one even if enable_recv_pipe is off). Its completion fills the pipe and
+ *   puts the socket on the ready list, and reads are served from the pipe.
+ *   Once the reader has emptied it, further reads go straight to the socket
+ *   (into the caller's buffers, like posix) until EAGAIN, so bulk data is not
+ *   copied twice; the next receive is armed when the poll ends, and all new
+ *   receives and sends of a poll go to the kernel in one io_uring_enter.
  * - Registered buffers: each socket's pipe is registered in a sparse buffer
  *   table of the ring (io_uring_register_buffers_update_tag) and read with
  *   IORING_OP_READ_FIXED, which saves pinning and unpinning the pages on
@@ -79,6 +81,9 @@ struct uring_sock {
 	struct iovec iov[SOCK_IOV_BATCH];
 	TAILQ_ENTRY(uring_sock) sent_link; /* group's sent list while send_done */
 	bool on_sent;
+	TAILQ_ENTRY(uring_sock) arm_link; /* group's arm list */
+	bool on_arm;
+	bool maybe_more; /* the last read filled what it was given: more may wait */
 };
 
 struct uring_group {
@@ -89,6 +94,7 @@ struct uring_group {
 	bool polling;	    /* inside group_poll: submit at its end */
 	uint32_t to_submit; /* SQEs prepared since the last submit */
 	TAILQ_HEAD(, uring_sock) sent;
+	TAILQ_HEAD(, uring_sock) arm; /* sockets to give a receive before submitting */
 	uint64_t buf_map[URING_MAX_BUFS / 64];
 };
 
@@ -234,24 +240,48 @@ static void uring_cb_done(struct sl_sock *sock)
 	uring_arm_poll(us);
 }
 
+/* Arm a receive at the end of this poll, once the reader is done with the socket. */
+static void uring_want_recv(struct uring_sock *us)
+{
+	struct uring_group *ug = group_of(us);
+
+	if (!ug || us->on_arm)
+		return;
+	TAILQ_INSERT_TAIL(&ug->arm, us, arm_link);
+	us->on_arm = true;
+}
+
 static ssize_t uring_readv(struct sl_sock *sock, struct iovec *iov, int iovcnt)
 {
 	struct uring_sock *us = to_uring(sock);
 	struct sock_pipe *p = &sock->pipe;
-	size_t n;
+	ssize_t n;
 
 	if (p->len) {
-		n = sock_pipe_read(sock, iov, iovcnt);
+		n = (ssize_t)sock_pipe_read(sock, iov, iovcnt);
 		if (!p->len)
-			uring_arm_recv(us);
-		return (ssize_t)n;
+			uring_want_recv(us);
+		return n;
 	}
 	if (sock->rx_event)
 		return us->rx_res; /* EOF and errors stay */
-	if (!sock->group)
+	if (us->recv_inflight)
+		return -EAGAIN; /* the stream continues in that receive */
+	uring_want_recv(us);
+	if (!sock->group || !us->maybe_more) {
+		/* The last receive did not fill the pipe: a read now would find nothing. */
+		if (sock->group)
+			return -EAGAIN;
 		return sock_readv_now(sock, iov, iovcnt);
-	uring_arm_recv(us);
-	return -EAGAIN;
+	}
+	/*
+	 * The reader emptied a full pipe: read on directly, into the caller's
+	 * buffers, as posix does. Bulk data then costs no copy; the receive that
+	 * waits for the next data is armed when the poll ends.
+	 */
+	n = sock_readv_now(sock, iov, iovcnt);
+	us->maybe_more = n > 0;
+	return n;
 }
 
 /* A receive CQE: fill the pipe or hold EOF / the error for the reader. */
@@ -263,10 +293,11 @@ static void uring_recv_done(struct uring_sock *us, int res)
 	if (res > 0) {
 		sock->pipe.off = 0;
 		sock->pipe.len = (uint32_t)res;
+		us->maybe_more = (uint32_t)res == sock->pipe.size;
 	} else if (res == -EAGAIN || res == -EINTR || res == -ECANCELED) {
 		/* Cancelled: the socket is leaving its group and re-arms if it joins another. */
 		if (res != -ECANCELED)
-			uring_arm_recv(us);
+			uring_want_recv(us);
 		return;
 	} else {
 		sock->rx_event = true;
@@ -339,6 +370,17 @@ static int uring_apply_send(struct uring_sock *us)
 	if (sock->queued_head)
 		sock_group_mark_flush(sock);
 	return done;
+}
+
+static void uring_arm_pending(struct uring_group *ug)
+{
+	struct uring_sock *us;
+
+	while ((us = TAILQ_FIRST(&ug->arm))) {
+		TAILQ_REMOVE(&ug->arm, us, arm_link);
+		us->on_arm = false;
+		uring_arm_recv(us);
+	}
 }
 
 static int uring_process_sent(struct uring_group *ug)
@@ -423,6 +465,7 @@ static int uring_group_init(struct sl_sock_group *group)
 	if (!ug)
 		return -ENOMEM;
 	TAILQ_INIT(&ug->sent);
+	TAILQ_INIT(&ug->arm);
 	rc = io_uring_queue_init(URING_ENTRIES, &ug->ring, 0);
 	if (rc)
 		goto out_free_group;
@@ -558,6 +601,10 @@ static int uring_group_remove(struct sl_sock_group *group, struct sl_sock *sock)
 		TAILQ_REMOVE(&ug->sent, us, sent_link);
 		us->on_sent = false;
 	}
+	if (us->on_arm) {
+		TAILQ_REMOVE(&ug->arm, us, arm_link);
+		us->on_arm = false;
+	}
 	return 0;
 }
 
@@ -574,6 +621,7 @@ again:
 	ran = sock_group_run_ready(group, max_events);
 	/* After the callbacks: what they queued leaves in this poll's submit. */
 	done += sock_group_flush(group);
+	uring_arm_pending(ug);
 	if (ug->to_submit)
 		uring_submit(ug);
 	ug->polling = false;

@@ -6,7 +6,8 @@ Linux kernel target).
     nvmf_checks.py -a ADDR -s PORT -n NQN [--disc-port P] [options] CHECK...
 
 Checks (see CHECKS below): discovery, identify, verify, digests, r2t,
-segmented, queues, pipeline, sqflow, hpda, keepalive, aen (needs --hotadd-cmd), and
+segmented, queues, pipeline, many-ctrls, sqflow, hpda, keepalive, aen
+(needs --hotadd-cmd), ns-remove (needs --remove-cmd), and
 the bad-input probes bad-*. Each prints
 "ok: ..." lines and "fact: ..." lines (observations worth recording); a
 failed assertion prints "FAIL: ..." and the run exits 1 after the
@@ -419,6 +420,39 @@ def c_aen(x):
     c.close()
 
 
+def c_ns_remove(x):
+    """A namespace removed while a host has I/O queues (--remove-cmd does
+    it): AER Namespace Attribute Changed, the NSID leaves the active list,
+    I/O to it gets Invalid Namespace or Format, other namespaces still work."""
+    if not x.a.remove_cmd:
+        raise CheckFailed('ns-remove needs --remove-cmd')
+    import subprocess
+    gone = x.a.remove_nsid
+    c = x.ctrl()
+    c.set_features(nh.FID_ASYNC_EVENT_CFG, 1 << 8)
+    check(gone in c.active_ns_list(), 'nsid %d active before the removal' % gone)
+    q = c.connect_io_queue(1)
+    bs = c.block_size(gone)
+    q.read(gone, 0, 1)
+    aer = c.admin.submit(nh.Sqe(nh.ADM_ASYNC_EVENT))
+    subprocess.run(x.a.remove_cmd, shell=True, check=True)
+    c.admin.wait(aer, timeout=30)
+    fact('AER after the namespace was removed: %s' % aer.cqe.as_dict())
+    expect_eq('AER (type, info, log page)', (aer.cqe.dw0 & 7, (aer.cqe.dw0 >> 8) & 0xFF,
+                                             (aer.cqe.dw0 >> 16) & 0xFF), (2, 0, nh.LID_CHANGED_NS))
+    log = c.get_log_page(nh.LID_CHANGED_NS, 4096)
+    changed = [n for n in struct.unpack('<1024I', log) if n]
+    check(gone in changed, 'Changed Namespace List %s names nsid %d' % (changed, gone))
+    after = c.active_ns_list()
+    check(gone not in after, 'nsid %d left the active list (%s)' % (gone, after))
+    r = q.q.execute(nh.Sqe(nh.NVM_READ, gone, 0, 0, 0), rlen=bs, check=False)
+    expect_status(x, 'Read of the removed namespace', ('resp', r.cqe), {(0, 0x0B)})
+    d = nh.pattern(c.block_size(x.a.nsid), 0xD000 + x.seed)
+    q.write(x.a.nsid, 70, d)
+    expect_eq('nsid %d still serves I/O on the same queue' % x.a.nsid, q.read(x.a.nsid, 70, 1) == d, True)
+    c.close()
+
+
 def c_keepalive(x):
     """KATO 2 s: Keep Alive every 0.5 s keeps the controller for 5 s; then
     silence, and the target ends the association (closes the connection)."""
@@ -826,6 +860,90 @@ def c_bad_connect(x):
     x.still_works('bad Connects')
 
 
+def c_bad_cmd(x):
+    """Well-formed commands the controller must refuse with a status."""
+    c = x.ctrl()
+    q = c.connect_io_queue(1)
+    bs = c.block_size(x.a.nsid)
+    nsze = c.identify_ns(x.a.nsid)['nsze']
+
+    def probe(what, queue, sqe, allowed, rlen=0, wdata=b''):
+        r = queue.execute(sqe, wdata, rlen, check=False)
+        expect_status(x, what, ('resp', r.cqe), allowed)
+
+    probe('unknown I/O opcode 0x7e', q.q, nh.Sqe(0x7E, x.a.nsid), {(0, 0x01)})
+    probe('Read of nsid 0x99 (inactive)', q.q, nh.Sqe(nh.NVM_READ, 0x99, 0, 0, 0), {(0, 0x0B)}, rlen=bs)
+    probe('Read of nsid 0xffffffff on an I/O queue', q.q, nh.Sqe(nh.NVM_READ, 0xFFFFFFFF, 0, 0, 0),
+          {(0, 0x0B)}, rlen=bs)
+    probe('Read of 2 blocks at the last LBA', q.q,
+          nh.Sqe(nh.NVM_READ, x.a.nsid, (nsze - 1) & 0xFFFFFFFF, (nsze - 1) >> 32, 1), {(0, 0x80)}, rlen=2 * bs)
+    probe('Write at LBA nsze', q.q, nh.Sqe(nh.NVM_WRITE, x.a.nsid, nsze & 0xFFFFFFFF, nsze >> 32, 0),
+          {(0, 0x80)}, wdata=bytes(bs))
+    probe('Identify CNS 0x55', c.admin, nh.Sqe(nh.ADM_IDENTIFY, 0, 0x55), {(0, 0x02)}, rlen=4096)
+    probe('Get Log Page LID 0xbf', c.admin, nh.Sqe(nh.ADM_GET_LOG_PAGE, 0xFFFFFFFF, 0xBF | (127 << 16)),
+          {(1, 0x09), (0, 0x02)}, rlen=512)
+    probe('Get Features FID 0x7d', c.admin, nh.Sqe(nh.ADM_GET_FEATURES, 0, 0x7D), {(0, 0x02)})
+    probe('Property Get offset 0x1000', c.admin,
+          _prop_get_sqe(0x1000), {(0, 0x02), (1, 0x82)})
+    # Queue creation is done by Connect on fabrics: admin opcode 0x01 is invalid.
+    probe('Create I/O Submission Queue on a fabrics controller', c.admin, nh.Sqe(0x01, 0, (31 << 16) | 2, 1),
+          {(0, 0x01)})
+    probe('Set Features Number of Queues with I/O queues connected', c.admin,
+          nh.Sqe(nh.ADM_SET_FEATURES, 0, nh.FID_NUM_QUEUES, (3 << 16) | 3), {(0, 0x0C)})
+    # The queue pair still works after all that.
+    d = nh.pattern(bs, 0xE000 + x.seed)
+    q.write(x.a.nsid, 50, d)
+    expect_eq('I/O after the refused commands', q.read(x.a.nsid, 50, 1) == d, True)
+    c.close()
+    x.still_works('refused commands')
+
+
+def _prop_get_sqe(offset):
+    s = nh.Sqe.fabrics(nh.FCTYPE_PROP_GET)
+    struct.pack_into('<B3xI', s.b, 40, 0, offset)
+    return s
+
+
+def c_bad_flood(x):
+    """More commands than SQSIZE allows (the host breaks SQ flow control):
+    the target may refuse or end the connection, but it stays up."""
+    c = x.ctrl()
+    q = c.connect_io_queue(1, sqsize=3)
+    bs = c.block_size(x.a.nsid)
+    q.q.batch()
+    reqs = [q.q.submit(nh.Sqe(nh.NVM_READ, x.a.nsid, i, 0, 0), rlen=bs) for i in range(64)]
+    q.q.flush()
+    done = 0
+    try:
+        for r in reqs:
+            q.q.wait(r, timeout=10)
+            done += 1
+        fact('64 commands on a 4-entry SQ: all completed (%d ok)' % sum(r.cqe.ok for r in reqs))
+    except (nh.ConnectionClosed, nh.TermReqError, nh.Timeout, nh.ProtocolError) as e:
+        fact('64 commands on a 4-entry SQ: %d completed, then %s: %s' % (done, type(e).__name__, e))
+    c.close()
+    x.still_works('an SQ overflow')
+
+
+def c_many_ctrls(x):
+    """32 controllers of one host at once: distinct cntlids, each serves I/O."""
+    ctrls = []
+    try:
+        for i in range(32):
+            ctrls.append(x.ctrl())
+        ids = [c.cntlid for c in ctrls]
+        expect_eq('distinct controller IDs', len(set(ids)), len(ids))
+        check(all(i < 0xFFF0 for i in ids), 'controller IDs below 0xfff0')
+        for i, c in enumerate(ctrls[::8]):
+            q = c.connect_io_queue(1)
+            d = nh.pattern(c.block_size(x.a.nsid), 0xF000 + i + x.seed)
+            q.write(x.a.nsid, 60 + i, d)
+            expect_eq('I/O through controller %d' % c.cntlid, q.read(x.a.nsid, 60 + i, 1) == d, True)
+    finally:
+        for c in ctrls:
+            c.close()
+
+
 def c_bad_close(x):
     # Peer closes mid-PDU, at every interesting point.
     sqe = nh.Sqe(nh.ADM_IDENTIFY, 0, nh.CNS_CTRL)
@@ -874,9 +992,10 @@ def c_bad_many(x):
 CHECKS = {
     'discovery': c_discovery, 'identify': c_identify, 'verify': c_verify, 'digests': c_digests,
     'r2t': c_r2t, 'segmented': c_segmented, 'queues': c_queues, 'sqflow': c_sqflow, 'hpda': c_hpda, 'pipeline': c_pipeline,
-    'aen': c_aen, 'keepalive': c_keepalive,
+    'aen': c_aen, 'ns-remove': c_ns_remove, 'keepalive': c_keepalive,
     'bad-pdu': c_bad_pdu_header, 'bad-digest': c_bad_digest, 'bad-sgl': c_bad_sgl,
     'bad-length': c_bad_length, 'bad-connect': c_bad_connect, 'bad-close': c_bad_close,
+    'bad-cmd': c_bad_cmd, 'bad-flood': c_bad_flood, 'many-ctrls': c_many_ctrls,
     'bad-many': c_bad_many,
 }
 
@@ -899,6 +1018,8 @@ def main():
     p.add_argument('--queues', type=int, default=4)
     p.add_argument('--hotadd-cmd', help='shell command that adds a namespace (aen check)')
     p.add_argument('--hotadd-nsid', type=int, default=2)
+    p.add_argument('--remove-cmd', help='shell command that removes a namespace (ns-remove check)')
+    p.add_argument('--remove-nsid', type=int, default=2)
     p.add_argument('--connections', type=int, default=1000)
     p.add_argument('--mode', choices=('strict', 'observe'), default='strict')
     p.add_argument('-t', '--timeout', type=float, default=10.0)
@@ -907,7 +1028,7 @@ def main():
     names = []
     for c in a.checks:
         if c == 'all':
-            names += [n for n in CHECKS if not n.startswith('bad') and n != 'aen']
+            names += [n for n in CHECKS if not n.startswith('bad') and n not in ('aen', 'ns-remove')]
         elif c == 'bad':
             names += [n for n in CHECKS if n.startswith('bad')]
         else:

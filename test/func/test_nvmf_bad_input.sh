@@ -26,7 +26,7 @@ rpc nvmf_subsystem_add_ns "$NQN" Malloc0
 rpc nvmf_subsystem_add_listener "$NQN" -t tcp -a 127.0.0.1 -s "$PORT"
 rpc nvmf_subsystem_add_host "$NQN" "$HOST"
 
-for check in bad-pdu bad-digest bad-sgl bad-length bad-connect bad-close bad-many; do
+for check in bad-pdu bad-digest bad-sgl bad-length bad-cmd bad-connect bad-close bad-flood bad-many; do
 	nvmf_checks -s "$PORT" -n "$NQN" --hostnqn "$HOST" --hostid "$HOSTID" --denied-hostnqn "$DENIED" \
 		--connections 1000 --mode strict "$check" >"$TEST_DIR/$check.out" 2>&1 || {
 		cat "$TEST_DIR/$check.out"

@@ -4,7 +4,8 @@
 # discovery listener), checked on the wire with nvmf_host.py: discovery log,
 # identify values, write/read verify with digests off and on, R2T writes,
 # 1-byte segmented PDUs, several I/O queues, SQ flow control off, HPDA,
-# keep-alive timeout, AEN for a namespace added while connected; the
+# keep-alive timeout, AEN for a namespace added and removed while connected,
+# a subsystem deleted under a connected host; the
 # allow-list refuses other hosts; what the nvmf_* RPCs report while hosts are
 # connected; save_config -> restart with --json -> the same subsystems.
 # Skips (77) while sluice_tgt has no NVMe-oF target.
@@ -34,7 +35,7 @@ rpc nvmf_subsystem_add_listener "$DISCOVERY_NQN" -t tcp -a 127.0.0.1 -s "$DPORT"
 # ---- the wire
 nvmf_checks -s "$PORT" -n "$NQN" --disc-port "$DPORT" --serial "$SERIAL" --model "$MODEL" \
 	--ns-bytes $((64 << 20)) --queues 4 \
-	discovery identify verify digests r2t segmented queues pipeline sqflow hpda keepalive >"$TEST_DIR/checks.out" 2>&1 ||
+	discovery identify verify digests r2t segmented queues pipeline many-ctrls sqflow hpda keepalive >"$TEST_DIR/checks.out" 2>&1 ||
 	{ cat "$TEST_DIR/checks.out"; fail "nvmf_checks.py failed"; }
 grep '^fact:' "$TEST_DIR/checks.out"
 tgt_alive "positive checks"
@@ -43,6 +44,10 @@ rpc bdev_malloc_create 16 4096 -b Malloc2 >/dev/null
 nvmf_checks -s "$PORT" -n "$NQN" --hotadd-nsid 2 \
 	--hotadd-cmd "$PY $RPC_PY -s $TGT_SOCK nvmf_subsystem_add_ns $NQN Malloc2" aen >"$TEST_DIR/aen.out" 2>&1 ||
 	{ cat "$TEST_DIR/aen.out"; fail "namespace hot-add AEN"; }
+# ... and removed again while connected.
+nvmf_checks -s "$PORT" -n "$NQN" --remove-nsid 2 \
+	--remove-cmd "$PY $RPC_PY -s $TGT_SOCK nvmf_subsystem_remove_ns $NQN 2" ns-remove >"$TEST_DIR/rm.out" 2>&1 ||
+	{ cat "$TEST_DIR/rm.out"; fail "namespace removal while connected"; }
 
 # The CLI, with both digests and a write larger than in-capsule.
 out=$(nvmf_host -s "$PORT" -n "$NQN" -g -G verify --length 131072) || fail "nvmf_host.py verify: $out"
@@ -88,7 +93,7 @@ la = s['listen_addresses']
 assert any(l['trtype'].upper() == 'TCP' and l['traddr'] == '127.0.0.1' and l['trsvcid'] == port
            and l['adrfam'].upper() == 'IPV4' for l in la), la
 ns = s['namespaces']
-assert [(n['nsid'], n['bdev_name']) for n in ns] == [(1, 'Malloc0'), (2, 'Malloc2')], ns
+assert [(n['nsid'], n['bdev_name']) for n in ns] == [(1, 'Malloc0')], ns
 s2 = subs[nqn2]
 assert s2['allow_any_host'] is False, s2
 assert [h['nqn'] for h in s2['hosts']] == [host_ok], s2
@@ -137,6 +142,24 @@ until [ "$(rpc nvmf_subsystem_get_controllers "$NQN" | json_get 'len(d)')" = 0 ]
 	[ $SECONDS -lt $deadline ] || fail "controller still listed 30 s after the host disconnected"
 	sleep 0.2
 done
+
+# ---- a subsystem deleted while its host is connected: the host's
+# connection ends, the target keeps serving the others.
+nvmf_host -s "$PORT" -n "$NQN2" -q "$HOST_OK" idle --seconds 30 >"$TEST_DIR/idle.json" &
+idle_pid=$!
+deadline=$((SECONDS + 30))
+until [ "$(rpc nvmf_subsystem_get_controllers "$NQN2" | json_get 'len(d)')" = 1 ]; do
+	[ $SECONDS -lt $deadline ] || fail "the idle host's controller never showed up"
+	sleep 0.1
+done
+rpc nvmf_delete_subsystem "$NQN2"
+wait $idle_pid || fail "nvmf_host.py idle: $(cat "$TEST_DIR/idle.json")"
+[ "$(json_get 'd["closed_by_target"]' <"$TEST_DIR/idle.json")" = True ] ||
+	fail "deleting $NQN2 did not end its host's connection: $(cat "$TEST_DIR/idle.json")"
+if rpc nvmf_get_subsystems | grep -q "\"nqn\": \"$NQN2\""; then
+	fail "$NQN2 still listed after nvmf_delete_subsystem"
+fi
+nvmf_host -s "$PORT" -n "$NQN" verify --length 8192 >/dev/null || fail "$NQN after deleting $NQN2"
 
 # ---- save_config -> restart -> same subsystems, and they serve.
 summary() {

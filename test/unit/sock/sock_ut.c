@@ -517,6 +517,65 @@ static void test_close_cancels(void **state)
 	pair_close(&pr);
 }
 
+/* The peer resets the connection while writes wait for room: all of them fail, once. */
+static void test_peer_reset_fails_queued(void **state)
+{
+	const struct ut_param *p = param(state);
+	enum { NREQ = 4, SZ = 512 * 1024 };
+	struct sl_sock_impl_opts o;
+	struct sl_sock_request *req[NREQ];
+	struct req_ctx ctx[NREQ];
+	struct req_log log = { 0 };
+	struct sl_sock_group *group;
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	uint64_t deadline = ut_deadline(UT_WAIT_SEC);
+	uint8_t *src;
+	struct pair pr;
+
+	assert_int_equal(sl_sock_impl_get_opts(p->impl, &o), 0);
+	o.send_buf_size = 64 * 1024;
+	o.recv_buf_size = 64 * 1024;
+	assert_int_equal(sl_sock_impl_set_opts(p->impl, &o), 0);
+	pair_open(p, &pr, NULL);
+	group = sl_sock_group_create(NULL);
+	assert_non_null(group);
+	assert_int_equal(sl_sock_group_add_sock(group, pr.client, noop_cb, NULL), 0);
+	src = calloc(1, SZ);
+	assert_non_null(src);
+	for (int i = 0; i < NREQ; i++) {
+		ctx[i] = (struct req_ctx){ .log = &log, .idx = i };
+		req[i] = req_alloc(1, &ctx[i]);
+		req[i]->iov[0] = (struct iovec){ src, SZ };
+		sl_sock_writev_async(pr.client, req[i]);
+	}
+	for (int i = 0; i < 5; i++)
+		assert_true(sl_sock_group_poll(group) >= 0);
+	assert_int_equal(log.norder, 0);
+	/* SO_LINGER 0: close sends a RST. */
+	assert_int_equal(setsockopt(pr.server->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
+	assert_int_equal(sl_sock_close(&pr.server), 0);
+	ut_log_capture_start();
+	while (log.norder < NREQ) {
+		assert_true(sl_sock_group_poll(group) >= 0);
+		if (ut_expired(deadline))
+			fail_msg("%d of %d requests completed after the reset", log.norder, NREQ);
+	}
+	ut_log_capture_stop();
+	for (int i = 0; i < NREQ; i++) {
+		assert_int_equal(log.count[i], 1);
+		assert_true(log.status[i] < 0);
+		assert_int_equal(log.order[i], i);
+	}
+	assert_false(sl_sock_is_connected(pr.client));
+	assert_true(sl_sock_flush(pr.client) < 0);
+	assert_int_equal(sl_sock_group_remove_sock(group, pr.client), 0);
+	assert_int_equal(sl_sock_group_close(&group), 0);
+	for (int i = 0; i < NREQ; i++)
+		free(req[i]);
+	free(src);
+	pair_close(&pr);
+}
+
 struct close_ctx {
 	struct sl_sock *sock;
 	int calls;
@@ -1187,6 +1246,8 @@ static bool uring_usable(void)
 		cmocka_unit_test_prestate_setup_teardown(test_peer_close, setup_test,              \
 							 teardown_test, (void *)&(p)),             \
 		cmocka_unit_test_prestate_setup_teardown(test_close_cancels, setup_test,           \
+							 teardown_test, (void *)&(p)),             \
+		cmocka_unit_test_prestate_setup_teardown(test_peer_reset_fails_queued, setup_test, \
 							 teardown_test, (void *)&(p)),             \
 		cmocka_unit_test_prestate_setup_teardown(test_close_from_callback, setup_test,     \
 							 teardown_test, (void *)&(p)),             \

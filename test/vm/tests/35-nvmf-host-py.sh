@@ -4,7 +4,8 @@
 # RAM disk on 127.0.0.1, subsystem on 4420 and 8009 (discovery). Positive
 # checks assert (discovery log, identify values, write/read verify with
 # digests off and on, R2T writes, 1-byte segmented PDUs, several I/O queues,
-# SQ flow control off); the bad-input probes run in "observe" mode and their
+# SQ flow control off, keep-alive, AEN for a namespace added and removed
+# while connected, allow-list); the bad-input probes run in "observe" mode and their
 # outcomes are printed as "fact:" lines, the kernel's reading of the specs.
 # shellcheck source=../test-lib.sh
 . "$(dirname "$0")/../test-lib.sh"
@@ -33,7 +34,7 @@ python3 "$host" selftest >/dev/null && echo "selftest=passed"
 python3 "$checks" -n "$nqn" --disc-port 8009 --expect-trsvcid 8009 discovery || rc=1
 python3 "$checks" -n "$nqn" --disc-port 4420 --expect-trsvcid 4420 discovery || rc=1
 python3 "$checks" -n "$nqn" --ns-bytes 67108864 --model Linux \
-	identify verify digests r2t segmented queues pipeline sqflow || rc=1
+	identify verify digests r2t segmented queues pipeline many-ctrls sqflow || rc=1
 # HPDA other than 0: recorded (observe mode), see the facts.
 python3 "$checks" -n "$nqn" --mode observe hpda || rc=1
 python3 "$checks" -n "$nqn" keepalive || rc=1
@@ -41,6 +42,7 @@ python3 "$checks" -n "$nqn" keepalive || rc=1
 ns2=/sys/kernel/config/nvmet/subsystems/$nqn/namespaces/2
 python3 "$checks" -n "$nqn" --hotadd-cmd "mkdir $ns2 && echo -n /dev/ram1 >$ns2/device_path && echo 1 >$ns2/enable" \
 	aen || rc=1
+python3 "$checks" -n "$nqn" --remove-cmd "echo 0 >$ns2/enable && rmdir $ns2" ns-remove || rc=1
 echo "positive_rc=$rc"
 # The CLI: discover and a write/read verify with both digests.
 python3 "$host" -s 8009 discover >/tmp/disc.json && grep -q "\"subnqn\": \"$nqn\"" /tmp/disc.json &&

@@ -6,7 +6,9 @@
 # 2 I/O queues, digests off and on; data survives disconnect/reconnect; a
 # namespace added while connected appears; a host not on the allow-list is
 # refused; a controller whose host (nvmf_host.py, 2 s KATO) goes silent is
-# freed by the target. Skips (77) while sluice_tgt has no NVMe-oF target.
+# freed by the target; a disconnect with 32 I/Os in flight leaves a target
+# that frees the controller and serves the next connection.
+# Skips (77) while sluice_tgt has no NVMe-oF target.
 # vm-test-timeout: 900
 # shellcheck source=../test-lib.sh
 . "$(dirname "$0")/../test-lib.sh"
@@ -134,6 +136,23 @@ echo "ka_closed=$(jget 'd["closed_by_target"]' </tmp/idle.json)"
 # The kernel host, sending keep-alives, is still connected.
 echo "kernel_host_state=$(cat "/sys/class/nvme/$ctrl/state")"
 
+# Disconnect under load: fio keeps 32 random 4 KiB I/Os in flight while the
+# host tears the association down; the target must drop the controller and
+# serve the next connection.
+stat=/sys/block/$(basename "$dev")/stat
+fio --name=load --filename="$dev" --ioengine=libaio --direct=1 --rw=randrw --bs=4k --iodepth=32 \
+	--size=32M --time_based --runtime=120 >/tmp/load.out 2>&1 &
+fio_pid=$!
+start_ios=$(awk '{print $1 + $5}' "$stat")
+vm_wait_for "I/O under way" bash -c "[ \$(awk '{print \$1 + \$5}' $stat) -gt $((start_ios + 2000)) ]"
+vm_nvme_disconnect "$nqn"
+wait $fio_pid || true
+vm_wait_for "controller freed after a disconnect under load" \
+	bash -c "[ \"\$(python3 $SL_REPO/scripts/rpc.py -s $sock nvmf_subsystem_get_controllers $nqn | tr -d ' \n')\" = '[]' ]" &&
+	echo "freed_under_load=yes"
+vm_nvme_connect_tcp "$nqn" 127.0.0.1 4420 --nr-io-queues=2 --keep-alive-tmo=30 >/dev/null
+dev=$(vm_nvme_blockdev_by_nsid "$nqn" 1)
+vm_fio_verify "$dev" 4M && echo "after_load=passed"
 vm_nvme_disconnect "$nqn"
 kill -TERM $tgt_pid
 wait $tgt_pid && echo "tgt_exit=0"
@@ -180,4 +199,6 @@ expect_eq "silent host's controller listed" "$(get ka_controller)" listed
 expect_eq "keep-alive timeout frees the controller" "$(get ka_freed)" yes
 expect_eq "the target closed the silent host's connection" "$(get ka_closed)" True
 expect_eq "kernel host (keep-alives sent) still live" "$(get kernel_host_state)" live
+expect_eq "controller freed after a disconnect with 32 I/Os in flight" "$(get freed_under_load)" yes
+expect_eq "reconnect and fio verify after that" "$(get after_load)" passed
 expect_eq "sluice_tgt exits 0 on SIGTERM" "$(get tgt_exit)" 0
