@@ -1261,6 +1261,7 @@ static void test_delete_subsystem_with_io_held(void **state)
 	struct rpc_res r = { 0 };
 	uint16_t cntlid;
 	uint64_t deadline;
+	json_t *params;
 
 	(void)state;
 	create_malloc("WireM3", 64, 512);
@@ -1292,9 +1293,9 @@ static void test_delete_subsystem_with_io_held(void **state)
 		if (ut_expired(deadline))
 			fail_msg("the write never reached the bdev");
 	}
-	assert_int_equal(sl_rpc_call_local("nvmf_delete_subsystem",
-					   json_pack("{s:s}", "nqn", NQN_WIRE), rpc_cpl, &r),
-			 0);
+	params = json_pack("{s:s}", "nqn", NQN_WIRE);
+	assert_int_equal(sl_rpc_call_local("nvmf_delete_subsystem", params, rpc_cpl, &r), 0);
+	json_decref(params);
 	deadline = ut_deadline(2);
 	while (!r.done && !ut_expired(deadline))
 		poll_all(1);
