@@ -611,36 +611,18 @@ static const struct sl_sock_opts *opts_or_default(const struct sl_sock_opts *opt
 	return def;
 }
 
-struct sl_sock *sl_sock_listen(const char *ip, int port, const char *impl_name,
-			       const struct sl_sock_opts *opts)
+/* Listen on (listening) or connect to (!listening) one resolved address: fd or -errno. */
+static int sock_open_addr(struct sock_impl *impl, const struct addrinfo *ai, bool listening)
 {
-	struct sock_impl *impl = sock_impl_find(impl_name);
-	struct sl_sock_opts def;
-	struct addrinfo *res, *ai;
-	struct sl_sock *sock;
-	int fd = -1, rc;
+	int fd, rc;
 
-	if (!impl) {
-		SL_ERRLOG("listen %s port %d: unknown socket implementation %s\n", ip ? ip : "?",
-			  port, impl_name);
-		errno = EINVAL;
-		return NULL;
-	}
-	opts = opts_or_default(opts, &def);
-	rc = sock_resolve(ip, port, true, &res);
-	if (rc) {
-		errno = -rc;
-		return NULL;
-	}
-	rc = -EADDRNOTAVAIL;
-	for (ai = res; ai; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-			    ai->ai_protocol);
-		if (fd < 0) {
-			rc = -errno;
-			continue;
-		}
-		rc = sock_apply_early_opts(fd, impl->opts, true);
+	/* A connecting socket blocks until connected, then turns non-blocking. */
+	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | (listening ? SOCK_NONBLOCK : 0),
+		    ai->ai_protocol);
+	if (fd < 0)
+		return -errno;
+	rc = sock_apply_early_opts(fd, impl->opts, listening);
+	if (listening) {
 		/* "::" listens on IPv6 only, so that 0.0.0.0 on the same port can coexist. */
 		if (!rc && ai->ai_family == AF_INET6)
 			rc = setsockopt_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1, "IPV6_V6ONLY");
@@ -648,25 +630,76 @@ struct sl_sock *sl_sock_listen(const char *ip, int port, const char *impl_name,
 			rc = -errno;
 		if (!rc && listen(fd, SOCK_LISTEN_BACKLOG))
 			rc = -errno;
-		if (!rc)
-			break;
-		close(fd);
-		fd = -1;
+	} else {
+		if (!rc) {
+			do {
+				rc = connect(fd, ai->ai_addr, ai->ai_addrlen) ? -errno : 0;
+			} while (rc == -EINTR);
+		}
+		if (!rc) {
+			int fl = fcntl(fd, F_GETFL);
+
+			if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK))
+				rc = -errno;
+		}
 	}
-	freeaddrinfo(res);
-	if (fd < 0) {
-		SL_ERRLOG("listen on %s port %d: %s\n", ip, port, strerror(-rc));
+	if (rc) {
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+static struct sl_sock *sock_open(const char *ip, int port, const char *impl_name,
+				 const struct sl_sock_opts *opts, bool listening)
+{
+	const char *what = listening ? "listen on" : "connect to";
+	struct sock_impl *impl = sock_impl_find(impl_name);
+	struct sl_sock_opts def;
+	struct addrinfo *res, *ai;
+	struct sl_sock *sock;
+	int fd = -1, rc;
+
+	if (!impl) {
+		SL_ERRLOG("%s %s port %d: unknown socket implementation %s\n", what, ip ? ip : "?",
+			  port, impl_name);
+		errno = EINVAL;
+		return NULL;
+	}
+	opts = opts_or_default(opts, &def);
+	rc = sock_resolve(ip, port, listening, &res);
+	if (rc) {
 		errno = -rc;
 		return NULL;
 	}
-	sock = sock_create(impl, fd, opts, impl->opts, true, false);
+	rc = -EADDRNOTAVAIL;
+	for (ai = res; ai; ai = ai->ai_next) {
+		rc = sock_open_addr(impl, ai, listening);
+		if (rc >= 0) {
+			fd = rc;
+			break;
+		}
+	}
+	freeaddrinfo(res);
+	if (fd < 0) {
+		SL_ERRLOG("%s %s port %d: %s\n", what, ip, port, strerror(-rc));
+		errno = -rc;
+		return NULL;
+	}
+	sock = sock_create(impl, fd, opts, impl->opts, listening, false);
 	if (!sock) {
 		rc = errno;
-		SL_ERRLOG("listen on %s port %d: %s\n", ip, port, strerror(rc));
+		SL_ERRLOG("%s %s port %d: %s\n", what, ip, port, strerror(rc));
 		close(fd);
 		errno = rc;
 	}
 	return sock;
+}
+
+struct sl_sock *sl_sock_listen(const char *ip, int port, const char *impl_name,
+			       const struct sl_sock_opts *opts)
+{
+	return sock_open(ip, port, impl_name, opts, true);
 }
 
 struct sl_sock *sl_sock_accept(struct sl_sock *listen_sock)
@@ -701,62 +734,7 @@ struct sl_sock *sl_sock_accept(struct sl_sock *listen_sock)
 struct sl_sock *sl_sock_connect(const char *ip, int port, const char *impl_name,
 				const struct sl_sock_opts *opts)
 {
-	struct sock_impl *impl = sock_impl_find(impl_name);
-	struct sl_sock_opts def;
-	struct addrinfo *res, *ai;
-	struct sl_sock *sock;
-	int fd = -1, rc;
-
-	if (!impl) {
-		SL_ERRLOG("connect %s port %d: unknown socket implementation %s\n", ip ? ip : "?",
-			  port, impl_name);
-		errno = EINVAL;
-		return NULL;
-	}
-	opts = opts_or_default(opts, &def);
-	rc = sock_resolve(ip, port, false, &res);
-	if (rc) {
-		errno = -rc;
-		return NULL;
-	}
-	rc = -EADDRNOTAVAIL;
-	for (ai = res; ai; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-		if (fd < 0) {
-			rc = -errno;
-			continue;
-		}
-		rc = sock_apply_early_opts(fd, impl->opts, false);
-		if (!rc) {
-			do {
-				rc = connect(fd, ai->ai_addr, ai->ai_addrlen) ? -errno : 0;
-			} while (rc == -EINTR);
-		}
-		if (!rc) {
-			int fl = fcntl(fd, F_GETFL);
-
-			if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK))
-				rc = -errno;
-		}
-		if (!rc)
-			break;
-		close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(res);
-	if (fd < 0) {
-		SL_ERRLOG("connect to %s port %d: %s\n", ip, port, strerror(-rc));
-		errno = -rc;
-		return NULL;
-	}
-	sock = sock_create(impl, fd, opts, impl->opts, false, false);
-	if (!sock) {
-		rc = errno;
-		SL_ERRLOG("connect to %s port %d: %s\n", ip, port, strerror(rc));
-		close(fd);
-		errno = rc;
-	}
-	return sock;
+	return sock_open(ip, port, impl_name, opts, false);
 }
 
 int sl_sock_close(struct sl_sock **psock)
