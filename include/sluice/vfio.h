@@ -93,6 +93,9 @@ int sl_vfio_cfg_write(struct sl_vfio_device *dev, const void *buf, size_t len, u
 /* VFIO_DEVICE_RESET (function level or whatever vfio-pci has). -ENOTTY when unsupported. */
 int sl_vfio_device_reset(struct sl_vfio_device *dev);
 
+/* Backend of the shared domain; SL_VFIO_BACKEND_AUTO while no device is open. */
+enum sl_vfio_backend sl_vfio_domain_backend(void);
+
 /* True when IOVA = VA for all mapped memory (false: IOVAs are allocated). */
 bool sl_vfio_iova_is_va(void);
 

@@ -69,8 +69,9 @@ static uint64_t vfio_vtoiova(const void *vaddr, uint64_t *size)
 	contig = PAGE_2M - (va & (PAGE_2M - 1));
 	for (uint64_t k = 1; contig < *size; k++) {
 		uintptr_t nva = (va & ~(PAGE_2M - 1)) + k * PAGE_2M;
-		uint64_t *nl2 = nva >> 48 ? NULL : __atomic_load_n(&g_l1[nva >> L1_SHIFT],
-								     __ATOMIC_ACQUIRE);
+		uint64_t *nl2 = nva >> 48
+					? NULL
+					: __atomic_load_n(&g_l1[nva >> L1_SHIFT], __ATOMIC_ACQUIRE);
 		uint64_t ne = nl2 ? __atomic_load_n(&nl2[(nva >> 21) & (L2_ENTRIES - 1)],
 						    __ATOMIC_RELAXED)
 				  : 0;
@@ -160,8 +161,9 @@ static int map_region(void *vaddr, size_t len)
 		return -ENOSPC;
 	if (g_dom->identity) {
 		if (!in_ranges(g_dom, va, len)) {
-			SL_ERRLOG("vfio: region %p+0x%zx lies outside the IOMMU's valid IOVA ranges",
-				  vaddr, len);
+			SL_ERRLOG(
+				"vfio: region %p+0x%zx lies outside the IOMMU's valid IOVA ranges",
+				vaddr, len);
 			return -ERANGE;
 		}
 		iova = va;

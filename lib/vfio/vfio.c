@@ -240,14 +240,15 @@ static int container_set_iommu_and_info(const char *bdf)
 			if (h->id == VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE) {
 				struct vfio_iommu_type1_info_cap_iova_range *r = (void *)h;
 
-				for (uint32_t i = 0; i < r->nr_iovas && g_dom.nr_ranges < 16;
-				     i++) {
-					g_dom.ranges[g_dom.nr_ranges].start = r->iova_ranges[i].start;
+				for (uint32_t i = 0; i < r->nr_iovas && g_dom.nr_ranges < 16; i++) {
+					g_dom.ranges[g_dom.nr_ranges].start =
+						r->iova_ranges[i].start;
 					g_dom.ranges[g_dom.nr_ranges].last = r->iova_ranges[i].end;
 					g_dom.nr_ranges++;
 				}
 			} else if (h->id == VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL) {
-				g_dom.dma_avail = ((struct vfio_iommu_type1_info_dma_avail *)h)->avail;
+				g_dom.dma_avail =
+					((struct vfio_iommu_type1_info_dma_avail *)h)->avail;
 			}
 			off = h->next;
 		}
@@ -682,6 +683,11 @@ enum sl_vfio_backend sl_vfio_device_backend(const struct sl_vfio_device *dev)
 	return g_dom.backend;
 }
 
+enum sl_vfio_backend sl_vfio_domain_backend(void)
+{
+	return g_devices ? g_dom.backend : SL_VFIO_BACKEND_AUTO;
+}
+
 bool sl_vfio_iova_is_va(void)
 {
 	return g_dom.identity;
@@ -822,9 +828,9 @@ int vfio_domain_unmap(struct vfio_domain *dom, uint64_t len, uint64_t iova)
 
 		return ioctl(dom->iommufd, IOMMU_IOAS_UNMAP, &u) ? -errno : 0;
 	} else {
-		struct vfio_iommu_type1_dma_unmap u = {
-			.argsz = sizeof(u), .iova = iova, .size = len
-		};
+		struct vfio_iommu_type1_dma_unmap u = { .argsz = sizeof(u),
+							.iova = iova,
+							.size = len };
 
 		return ioctl(dom->container_fd, VFIO_IOMMU_UNMAP_DMA, &u) ? -errno : 0;
 	}
