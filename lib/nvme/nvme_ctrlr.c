@@ -144,6 +144,7 @@ int nvme_ctrlr_disable(struct sl_nvme_ctrlr *ctrlr)
 			return rc;
 	}
 	cc.bits.en = 0;
+	cc.bits.shn = SL_NVME_SHN_NONE;
 	nvme_reg_write4(ctrlr, SL_NVME_REG_CC, cc.raw);
 	return wait_ready(ctrlr, 0);
 }
@@ -635,8 +636,8 @@ struct sl_nvme_qpair *sl_nvme_ctrlr_alloc_io_qpair(struct sl_nvme_ctrlr *ctrlr,
 						   const struct sl_nvme_io_qpair_opts *opts)
 {
 	struct sl_nvme_qpair *qpair;
-	uint32_t size = opts && opts->io_queue_size ? opts->io_queue_size
-						      : ctrlr->opts.io_queue_size;
+	uint32_t size =
+		opts && opts->io_queue_size ? opts->io_queue_size : ctrlr->opts.io_queue_size;
 	uint32_t qid = 0;
 
 	if (!size)

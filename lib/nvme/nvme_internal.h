@@ -38,7 +38,7 @@ struct nvme_tracker {
 	uint16_t cid;
 	bool active;
 	bool abort_sent;
-	void *list;	  /* PRP list / SGL segment pages, DMA memory */
+	void *list; /* PRP list / SGL segment pages, DMA memory */
 	uint64_t list_iova;
 };
 
@@ -89,7 +89,7 @@ struct sl_nvme_ns {
 	uint32_t sector_size;
 	uint32_t sector_shift;
 	uint64_t num_sectors;
-	uint32_t max_lba_count; /* from the controller's max transfer size */
+	uint32_t max_lba_count;	      /* from the controller's max transfer size */
 	struct sl_nvme_ns_data *data; /* DMA memory */
 };
 
@@ -108,8 +108,8 @@ struct sl_nvme_ctrlr {
 	struct sl_nvme_qpair *adminq;
 	struct sl_nvme_ctrlr_data *cdata; /* DMA memory */
 	uint32_t max_xfer_size;
-	uint32_t num_io_queues;	 /* granted by the controller */
-	uint8_t *qid_used;	 /* 1..num_io_queues */
+	uint32_t num_io_queues; /* granted by the controller */
+	uint8_t *qid_used;	/* 1..num_io_queues */
 	struct sl_nvme_qpair *io_qpairs;
 	uint32_t generation; /* bumped by every reset */
 	bool failed;
@@ -117,8 +117,8 @@ struct sl_nvme_ctrlr {
 	bool reset_requested;
 	bool sgl_supported;
 
-	uint32_t num_ns; /* NN */
-	struct sl_nvme_ns *ns; /* [num_ns], index nsid - 1 */
+	uint32_t num_ns;	  /* NN */
+	struct sl_nvme_ns *ns;	  /* [num_ns], index nsid - 1 */
 	uint32_t *active_ns_list; /* DMA scratch: 1024 entries */
 	bool ns_refresh_needed;
 

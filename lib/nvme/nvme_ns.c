@@ -34,8 +34,8 @@ static int rw(struct sl_nvme_ns *ns, struct sl_nvme_qpair *qpair, uint8_t opc, u
 }
 
 int sl_nvme_ns_cmd_readv(struct sl_nvme_ns *ns, struct sl_nvme_qpair *qpair, uint64_t lba,
-			 uint32_t lba_count, const struct iovec *iov, int iovcnt,
-			 sl_nvme_cmd_cb cb, void *ctx)
+			 uint32_t lba_count, const struct iovec *iov, int iovcnt, sl_nvme_cmd_cb cb,
+			 void *ctx)
 {
 	return rw(ns, qpair, SL_NVME_OPC_READ, lba, lba_count, iov, iovcnt, cb, ctx);
 }
@@ -47,8 +47,8 @@ int sl_nvme_ns_cmd_writev(struct sl_nvme_ns *ns, struct sl_nvme_qpair *qpair, ui
 	return rw(ns, qpair, SL_NVME_OPC_WRITE, lba, lba_count, iov, iovcnt, cb, ctx);
 }
 
-int sl_nvme_ns_cmd_read(struct sl_nvme_ns *ns, struct sl_nvme_qpair *qpair, void *buf,
-			uint64_t lba, uint32_t lba_count, sl_nvme_cmd_cb cb, void *ctx)
+int sl_nvme_ns_cmd_read(struct sl_nvme_ns *ns, struct sl_nvme_qpair *qpair, void *buf, uint64_t lba,
+			uint32_t lba_count, sl_nvme_cmd_cb cb, void *ctx)
 {
 	struct iovec iov = { .iov_base = buf, .iov_len = (size_t)lba_count << ns->sector_shift };
 
@@ -101,8 +101,8 @@ int sl_nvme_ns_cmd_dsm(struct sl_nvme_ns *ns, struct sl_nvme_qpair *qpair,
 	return nvme_qpair_submit(qpair, &cmd, &iov, 1, (uint32_t)iov.iov_len, cb, ctx);
 }
 
-int sl_nvme_ctrlr_cmd_io_raw(struct sl_nvme_qpair *qpair, const struct sl_nvme_cmd *cmd,
-			     void *buf, uint32_t len, sl_nvme_cmd_cb cb, void *ctx)
+int sl_nvme_ctrlr_cmd_io_raw(struct sl_nvme_qpair *qpair, const struct sl_nvme_cmd *cmd, void *buf,
+			     uint32_t len, sl_nvme_cmd_cb cb, void *ctx)
 {
 	struct iovec iov = { .iov_base = buf, .iov_len = len };
 

@@ -145,6 +145,8 @@ int sl_nvme_ctrlr_detach(struct sl_nvme_ctrlr *ctrlr)
 	ctrlr->failed = true;
 	nvme_qpair_fail_all(ctrlr->adminq, SL_NVME_SC_ABORTED_SQ_DELETION, true);
 	rc = nvme_ctrlr_shutdown(ctrlr);
+	/* Leave it disabled too: the next user starts from CC.EN = 0 either way. */
+	nvme_ctrlr_disable(ctrlr);
 	pthread_mutex_unlock(&ctrlr->lock);
 	nvme_ctrlr_destruct(ctrlr);
 	sl_vfio_device_close(ctrlr->vdev);

@@ -74,7 +74,8 @@ int nvme_build_prps(struct sl_nvme_cmd *cmd, const struct iovec *iov, int iovcnt
 						/* Last slot chains to the next list page. */
 						if (++page >= list_pages)
 							return -E2BIG;
-						cur[slot] = list_iova + (uint64_t)page * NVME_PAGE_SIZE;
+						cur[slot] =
+							list_iova + (uint64_t)page * NVME_PAGE_SIZE;
 						cur = list + (size_t)page * NVME_PRPS_PER_PAGE;
 						slot = 0;
 					}
