@@ -240,8 +240,16 @@ int vfio_dma_start(struct vfio_domain *dom)
 			return -ENOMEM;
 	}
 	g_dom = dom;
-	dom->identity = in_ranges(dom, PAGE_2M, USER_VA_LAST - PAGE_2M + 1) && !g_force_alloc &&
-			!(env && !strcmp(env, "alloc"));
+	/*
+	 * IOVA = VA when the IOMMU's ranges reach the top of user space; the
+	 * holes in them (the MSI window near 4 GiB) are checked per region.
+	 */
+	dom->identity = false;
+	for (size_t i = 0; i < dom->nr_ranges; i++)
+		if (dom->ranges[i].last >= USER_VA_LAST)
+			dom->identity = true;
+	if (g_force_alloc || (env && !strcmp(env, "alloc")))
+		dom->identity = false;
 	g_notifier = sl_mem_map_notifier_register(mem_map_cb, NULL, &rc);
 	if (!g_notifier) {
 		SL_ERRLOG("vfio: mapping env memory into the IOMMU failed: %s", strerror(-rc));
