@@ -68,8 +68,8 @@ static void print_ctrlr(struct sl_nvme_ctrlr *ctrlr)
 	printf("%-32s %u bytes\n", "Doorbell Stride:", 4u << cap.bits.dstrd);
 	printf("%-32s %u ms\n", "Ready Timeout:", (unsigned)cap.bits.to * 500);
 	printf("%-32s %u\n", "I/O Queues Granted:", sl_nvme_ctrlr_get_num_io_queues(ctrlr));
-	printf("%-32s %u KiB\n", "Max Data Transfer Size:",
-	       sl_nvme_ctrlr_get_max_xfer_size(ctrlr) / 1024);
+	printf("%-32s %u KiB\n",
+	       "Max Data Transfer Size:", sl_nvme_ctrlr_get_max_xfer_size(ctrlr) / 1024);
 	printf("%-32s %s\n", "SGL Supported:", sl_nvme_ctrlr_sgl_supported(ctrlr) ? "yes" : "no");
 	printf("%-32s %s\n", "Volatile Write Cache:", cd->vwc & 1 ? "present" : "not present");
 	printf("%-32s 0x%04x\n", "Optional NVM Commands (ONCS):", cd->oncs);
@@ -86,8 +86,8 @@ static void print_ctrlr(struct sl_nvme_ctrlr *ctrlr)
 		uint64_t bytes = sl_nvme_ns_get_num_sectors(ns) * sl_nvme_ns_get_sector_size(ns);
 
 		printf("Namespace ID:%u\n", nsid);
-		printf("  %-30s %llu (%llu MiB)\n", "Size (in LBAs):",
-		       (unsigned long long)nd->nsze, (unsigned long long)(bytes >> 20));
+		printf("  %-30s %llu (%llu MiB)\n", "Size (in LBAs):", (unsigned long long)nd->nsze,
+		       (unsigned long long)(bytes >> 20));
 		printf("  %-30s %llu\n", "Capacity (in LBAs):", (unsigned long long)nd->ncap);
 		printf("  %-30s %llu\n", "Utilization (in LBAs):", (unsigned long long)nd->nuse);
 		printf("  %-30s %u\n", "LBA Data Size:", sl_nvme_ns_get_sector_size(ns));

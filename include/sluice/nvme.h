@@ -146,13 +146,13 @@ uint32_t sl_nvme_qpair_outstanding(const struct sl_nvme_qpair *qpair);
  * -ENXIO (controller failed), -EAGAIN (controller resetting).
  */
 int sl_nvme_ns_cmd_readv(struct sl_nvme_ns *ns, struct sl_nvme_qpair *qpair, uint64_t lba,
-			 uint32_t lba_count, const struct iovec *iov, int iovcnt,
-			 sl_nvme_cmd_cb cb, void *ctx);
+			 uint32_t lba_count, const struct iovec *iov, int iovcnt, sl_nvme_cmd_cb cb,
+			 void *ctx);
 int sl_nvme_ns_cmd_writev(struct sl_nvme_ns *ns, struct sl_nvme_qpair *qpair, uint64_t lba,
 			  uint32_t lba_count, const struct iovec *iov, int iovcnt,
 			  sl_nvme_cmd_cb cb, void *ctx);
-int sl_nvme_ns_cmd_read(struct sl_nvme_ns *ns, struct sl_nvme_qpair *qpair, void *buf,
-			uint64_t lba, uint32_t lba_count, sl_nvme_cmd_cb cb, void *ctx);
+int sl_nvme_ns_cmd_read(struct sl_nvme_ns *ns, struct sl_nvme_qpair *qpair, void *buf, uint64_t lba,
+			uint32_t lba_count, sl_nvme_cmd_cb cb, void *ctx);
 int sl_nvme_ns_cmd_write(struct sl_nvme_ns *ns, struct sl_nvme_qpair *qpair, void *buf,
 			 uint64_t lba, uint32_t lba_count, sl_nvme_cmd_cb cb, void *ctx);
 int sl_nvme_ns_cmd_flush(struct sl_nvme_ns *ns, struct sl_nvme_qpair *qpair, sl_nvme_cmd_cb cb,
@@ -164,8 +164,8 @@ int sl_nvme_ns_cmd_dsm(struct sl_nvme_ns *ns, struct sl_nvme_qpair *qpair,
 		       const struct sl_nvme_dsm_range *ranges, uint16_t count, uint32_t attributes,
 		       sl_nvme_cmd_cb cb, void *ctx);
 /* Raw I/O command on a qpair (cid and data pointer are filled in). */
-int sl_nvme_ctrlr_cmd_io_raw(struct sl_nvme_qpair *qpair, const struct sl_nvme_cmd *cmd,
-			     void *buf, uint32_t len, sl_nvme_cmd_cb cb, void *ctx);
+int sl_nvme_ctrlr_cmd_io_raw(struct sl_nvme_qpair *qpair, const struct sl_nvme_cmd *cmd, void *buf,
+			     uint32_t len, sl_nvme_cmd_cb cb, void *ctx);
 
 /* "SUCCESS", "INVALID FIELD", ... for logs. */
 const char *sl_nvme_cpl_status_string(const struct sl_nvme_cpl *cpl);

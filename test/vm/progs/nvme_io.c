@@ -81,7 +81,8 @@ static void fill(struct iovec *iov, int iovcnt, uint32_t seed)
 {
 	for (int i = 0; i < iovcnt; i++)
 		for (size_t j = 0; j < iov[i].iov_len; j++)
-			((uint8_t *)iov[i].iov_base)[j] = (uint8_t)(seed + i * 131 + j * 7 + (j >> 9));
+			((uint8_t *)iov[i].iov_base)[j] =
+				(uint8_t)(seed + i * 131 + j * 7 + (j >> 9));
 }
 
 /* Write iov at lba, read into a fresh flat buffer, compare byte for byte. */
@@ -197,11 +198,10 @@ static void test_ns(struct sl_nvme_ns *ns)
 	}
 
 	/* Bad input: refused before anything reaches the controller. */
-	rc = do_rw(ns, false, sl_nvme_ns_get_num_sectors(ns), 1, &(struct iovec){ a, ss }, 1,
-		   NULL);
+	rc = do_rw(ns, false, sl_nvme_ns_get_num_sectors(ns), 1, &(struct iovec){ a, ss }, 1, NULL);
 	CHECK(rc == -EINVAL, "read past the end: %d", rc);
-	rc = do_rw(ns, false, sl_nvme_ns_get_num_sectors(ns) - 1, 2,
-		   &(struct iovec){ a, 2 * ss }, 1, NULL);
+	rc = do_rw(ns, false, sl_nvme_ns_get_num_sectors(ns) - 1, 2, &(struct iovec){ a, 2 * ss },
+		   1, NULL);
 	CHECK(rc == -EINVAL, "read across the end: %d", rc);
 	{
 		char *heap = aligned_alloc(4096, 8192);
@@ -213,8 +213,8 @@ static void test_ns(struct sl_nvme_ns *ns)
 	rc = do_rw(ns, false, 0, 1, &(struct iovec){ a + 1, ss }, 1, NULL);
 	CHECK(rc == (sl_nvme_ctrlr_sgl_supported(g_ctrlr) ? 0 : -EINVAL),
 	      "byte-misaligned buffer: %d", rc);
-	rc = do_rw(ns, false, 0, max / ss + 1,
-		   &(struct iovec){ a, (size_t)(max / ss + 1) * ss }, 1, NULL);
+	rc = do_rw(ns, false, 0, max / ss + 1, &(struct iovec){ a, (size_t)(max / ss + 1) * ss }, 1,
+		   NULL);
 	CHECK(rc == -EINVAL, "transfer above the maximum: %d", rc);
 	printf("ok: nsid %u bad input refused (past the end, non-DMA memory, too large)\n",
 	       sl_nvme_ns_get_id(ns));
