@@ -642,7 +642,6 @@ out_unlock:
 
 void sl_vfio_device_close(struct sl_vfio_device *dev)
 {
-	uint16_t cmd;
 
 	if (!dev)
 		return;
@@ -653,11 +652,11 @@ void sl_vfio_device_close(struct sl_vfio_device *dev)
 			break;
 		}
 	}
-	/* Stop DMA before the memory goes away from the domain. */
-	if (sl_vfio_cfg_read(dev, &cmd, sizeof(cmd), 4) == 0) {
-		cmd &= (uint16_t)~0x4;
-		sl_vfio_cfg_write(dev, &cmd, sizeof(cmd), 4);
-	}
+	/*
+	 * The reset stops DMA before the memory leaves the domain (a function
+	 * reset clears bus mastering). Clearing bus mastering by hand first made
+	 * QEMU 7.2's NVMe model crash on the next attach after its reset.
+	 */
 	sl_vfio_device_reset(dev);
 	for (int i = 0; i < MAX_BARS; i++)
 		if (dev->bars[i].addr)
