@@ -4,6 +4,8 @@
  */
 #include "nvme_internal.h"
 
+#include "sluice/env.h"
+
 #include <errno.h>
 #include <string.h>
 
@@ -47,20 +49,67 @@ int sl_nvme_ns_cmd_writev(struct sl_nvme_ns *ns, struct sl_nvme_qpair *qpair, ui
 	return rw(ns, qpair, SL_NVME_OPC_WRITE, lba, lba_count, iov, iovcnt, cb, ctx);
 }
 
+/*
+ * Hot path: a buffer within one memory page on a connected qpair becomes an
+ * SQE written in place with PRP1 only. Everything else takes rw().
+ */
+static inline int rw_contig(struct sl_nvme_ns *ns, struct sl_nvme_qpair *qpair, uint8_t opc,
+			    void *buf, uint64_t lba, uint32_t count, sl_nvme_cmd_cb cb, void *ctx)
+{
+	uint64_t len = (uint64_t)count << ns->sector_shift;
+	uintptr_t va = (uintptr_t)buf;
+	struct nvme_tracker *tr;
+	uint64_t *sqe, iova;
+	uint16_t cid;
+
+	if (__builtin_expect(check_range(ns, lba, count) || (va & 3) ||
+				     (va & (NVME_PAGE_SIZE - 1)) + len > NVME_PAGE_SIZE ||
+				     qpair->state != NVME_QPAIR_ENABLED || !qpair->num_free ||
+				     qpair->use_sgl ||
+				     qpair->generation != __atomic_load_n(&qpair->ctrlr->generation,
+									  __ATOMIC_ACQUIRE),
+			     0)) {
+		struct iovec iov = { .iov_base = buf, .iov_len = (size_t)len };
+
+		return rw(ns, qpair, opc, lba, count, &iov, 1, cb, ctx);
+	}
+	iova = qpair->vtoiova(buf, NULL);
+	if (__builtin_expect(iova == SL_VTOIOVA_ERROR, 0))
+		return -EINVAL;
+	cid = qpair->free_cids[--qpair->num_free];
+	tr = &qpair->trackers[cid];
+	tr->cb = cb;
+	tr->cb_ctx = ctx;
+	tr->active = true;
+	if (qpair->timeout_ticks)
+		tr->submit_tick = sl_get_ticks();
+	/* The SQE as eight little-endian quadwords (common command format). */
+	sqe = (uint64_t *)&qpair->sq[qpair->sq_tail];
+	sqe[0] = opc | ((uint64_t)cid << 16) | ((uint64_t)ns->id << 32);
+	sqe[1] = 0;
+	sqe[2] = 0;
+	sqe[3] = iova; /* PRP1 */
+	sqe[4] = 0;    /* PRP2 */
+	sqe[5] = lba;  /* CDW10-11 */
+	sqe[6] = count - 1;
+	sqe[7] = 0;
+	if (__builtin_expect(++qpair->sq_tail == qpair->num_entries, 0))
+		qpair->sq_tail = 0;
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	*qpair->sq_tdbl = qpair->sq_tail;
+	return 0;
+}
+
 int sl_nvme_ns_cmd_read(struct sl_nvme_ns *ns, struct sl_nvme_qpair *qpair, void *buf, uint64_t lba,
 			uint32_t lba_count, sl_nvme_cmd_cb cb, void *ctx)
 {
-	struct iovec iov = { .iov_base = buf, .iov_len = (size_t)lba_count << ns->sector_shift };
-
-	return rw(ns, qpair, SL_NVME_OPC_READ, lba, lba_count, &iov, 1, cb, ctx);
+	return rw_contig(ns, qpair, SL_NVME_OPC_READ, buf, lba, lba_count, cb, ctx);
 }
 
 int sl_nvme_ns_cmd_write(struct sl_nvme_ns *ns, struct sl_nvme_qpair *qpair, void *buf,
 			 uint64_t lba, uint32_t lba_count, sl_nvme_cmd_cb cb, void *ctx)
 {
-	struct iovec iov = { .iov_base = buf, .iov_len = (size_t)lba_count << ns->sector_shift };
-
-	return rw(ns, qpair, SL_NVME_OPC_WRITE, lba, lba_count, &iov, 1, cb, ctx);
+	return rw_contig(ns, qpair, SL_NVME_OPC_WRITE, buf, lba, lba_count, cb, ctx);
 }
 
 int sl_nvme_ns_cmd_flush(struct sl_nvme_ns *ns, struct sl_nvme_qpair *qpair, sl_nvme_cmd_cb cb,
