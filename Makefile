@@ -12,7 +12,7 @@ include mk/flags.mk
 # Libraries in dependency order (a library only uses those before it).
 # Every lib/bdev/<module>/ directory with sources is a library of its own.
 BDEV_MODULES := $(sort $(patsubst lib/%/,%,$(dir $(wildcard lib/bdev/*/*.c))))
-LIBS := log util env thread rpc event sock bdev $(BDEV_MODULES) nvmf
+LIBS := log util env thread rpc event sock vfio nvme bdev $(BDEV_MODULES) nvmf
 APPS := $(sort $(notdir $(patsubst %/,%,$(dir $(wildcard app/*/*.c)))))
 
 OBJ := $(BUILD)/obj

@@ -59,6 +59,22 @@ if [ "${#missing[@]}" -gt 0 ]; then
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# ---- uAPI headers for lib/vfio ----
+# lib/vfio needs linux/iommufd.h and the VFIO device cdev ioctls
+# (VFIO_DEVICE_BIND_IOMMUFD, ...). bookworm's linux-libc-dev (6.1) has neither;
+# bookworm-backports' (6.12) has both. Sluice never redefines kernel structures.
+if [ ! -f /usr/include/linux/iommufd.h ] ||
+	! grep -q VFIO_DEVICE_BIND_IOMMUFD /usr/include/linux/vfio.h 2>/dev/null; then
+	echo "pkgdep.sh: installing linux-libc-dev from bookworm-backports (linux/iommufd.h)"
+	[ "$need_update" = 1 ] || [ "${#missing[@]}" -gt 0 ] || apt-get update -qq
+	apt-get install -y -qq --no-install-recommends -t bookworm-backports linux-libc-dev >/dev/null
+	if [ ! -f /usr/include/linux/iommufd.h ]; then
+		echo "pkgdep.sh: linux-libc-dev from bookworm-backports has no linux/iommufd.h" >&2
+		exit 1
+	fi
+fi
+# ---- end uAPI headers ----
+
 # ---- fio source for the fio plugin ----
 # build/fio/sluice_bdev is compiled against the headers of the fio that is
 # installed (fio rejects an engine built for another FIO_IOOPS_VERSION). Fetch

@@ -55,6 +55,15 @@ void sl_dma_free(void *buf);
 uint64_t sl_vtoiova(const void *vaddr, uint64_t *size);
 
 /*
+ * Replace the translation behind sl_vtoiova and the iova outputs of
+ * sl_dma_*alloc (same contract as sl_vtoiova). lib/vfio installs one when it
+ * maps env memory into an IOMMU domain, whose IOVAs are then what devices
+ * see; NULL restores the default (EAL's IOVA, or VA for registered memory).
+ */
+typedef uint64_t (*sl_vtoiova_fn)(const void *vaddr, uint64_t *size);
+void sl_env_set_vtoiova(sl_vtoiova_fn fn);
+
+/*
  * Memory-map notifications. A notifier is called with REGISTER for every
  * region present when it registers and for every region added later, and
  * with UNREGISTER before a region goes away (and for every region still

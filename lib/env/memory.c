@@ -36,13 +36,26 @@ static struct sl_mem_map_notifier *g_notifiers;
 static struct ext_region g_ext[EXT_REGION_MAX];
 static size_t g_ext_count;
 static bool g_event_cb_registered;
+static sl_vtoiova_fn g_vtoiova_fn;
+
+void sl_env_set_vtoiova(sl_vtoiova_fn fn)
+{
+	__atomic_store_n(&g_vtoiova_fn, fn, __ATOMIC_RELEASE);
+}
+
+static uint64_t buf_iova(void *buf)
+{
+	sl_vtoiova_fn fn = __atomic_load_n(&g_vtoiova_fn, __ATOMIC_ACQUIRE);
+
+	return fn ? fn(buf, NULL) : rte_malloc_virt2iova(buf);
+}
 
 void *sl_dma_malloc(size_t size, size_t align, uint64_t *iova)
 {
 	void *buf = rte_malloc(NULL, size, (unsigned int)align);
 
 	if (buf && iova)
-		*iova = rte_malloc_virt2iova(buf);
+		*iova = buf_iova(buf);
 	return buf;
 }
 
@@ -51,7 +64,7 @@ void *sl_dma_zmalloc(size_t size, size_t align, uint64_t *iova)
 	void *buf = rte_zmalloc(NULL, size, (unsigned int)align);
 
 	if (buf && iova)
-		*iova = rte_malloc_virt2iova(buf);
+		*iova = buf_iova(buf);
 	return buf;
 }
 
@@ -60,7 +73,7 @@ void *sl_dma_realloc(void *buf, size_t size, size_t align, uint64_t *iova)
 	void *nbuf = rte_realloc(buf, size, (unsigned int)align);
 
 	if (nbuf && iova)
-		*iova = rte_malloc_virt2iova(nbuf);
+		*iova = buf_iova(nbuf);
 	return nbuf;
 }
 
@@ -79,10 +92,14 @@ static const struct ext_region *ext_find(uintptr_t va)
 
 uint64_t sl_vtoiova(const void *vaddr, uint64_t *size)
 {
-	const struct rte_memseg *ms = rte_mem_virt2memseg(vaddr, NULL);
+	const struct rte_memseg *ms;
 	uintptr_t va = (uintptr_t)vaddr;
 	uint64_t iova, contig;
+	sl_vtoiova_fn fn = __atomic_load_n(&g_vtoiova_fn, __ATOMIC_ACQUIRE);
 
+	if (fn)
+		return fn(vaddr, size);
+	ms = rte_mem_virt2memseg(vaddr, NULL);
 	if (ms) {
 		if (ms->iova == RTE_BAD_IOVA)
 			return SL_VTOIOVA_ERROR;
