@@ -333,7 +333,9 @@ int main(int argc, char **argv)
 		nns++;
 	}
 	CHECK(nns > 0, "no active namespace");
-	test_reset(sl_nvme_ctrlr_get_ns(g_ctrlr, sl_nvme_ctrlr_first_active_ns(g_ctrlr)));
+	/* The reset under load crashes QEMU 7.2 now and then: nvme-test-lib.sh runs it once. */
+	if (!getenv("NVME_IO_SKIP_RESET"))
+		test_reset(sl_nvme_ctrlr_get_ns(g_ctrlr, sl_nvme_ctrlr_first_active_ns(g_ctrlr)));
 	if (!getenv("NVME_IO_SKIP_UNMAPPED"))
 		test_unmapped_iova(
 			sl_nvme_ctrlr_get_ns(g_ctrlr, sl_nvme_ctrlr_first_active_ns(g_ctrlr)));
