@@ -605,6 +605,28 @@ rpc('bdev_error_inject_error', 'bdev inject error',
     quiet=True)
 
 
+# --- nvme ---------------------------------------------------------------------
+
+rpc('bdev_nvme_attach_controller', 'Add bdevs with nvme backend',
+    opt('-b', '--name', required=True,
+        help='Name of the NVMe controller, prefix for each bdev name'),
+    opt('-t', '--trtype', required=True, help='NVMe-oF target trtype: e.g., PCIe'),
+    opt('-a', '--traddr', required=True, help='NVMe-oF target address: e.g., a PCI BDF'),
+    opt('-f', '--adrfam', help='NVMe-oF target adrfam: e.g., ipv4, ipv6 (not for PCIe)'),
+    opt('-s', '--trsvcid', help='NVMe-oF target trsvcid: e.g., a port number (not for PCIe)'),
+    opt('-n', '--subnqn', help='NVMe-oF target subnqn (not for PCIe)'),
+    opt('-q', '--hostnqn', help='NVMe-oF host subnqn (not for PCIe)'))
+
+rpc('bdev_nvme_detach_controller', 'Detach an NVMe controller and delete any associated bdevs',
+    pos('name', help='Controller name'), quiet=True)
+
+rpc('bdev_nvme_reset_controller', 'Reset an NVMe controller',
+    pos('name', help='NVMe controller name'), quiet=True)
+
+rpc('bdev_nvme_get_controllers', 'Display current NVMe controllers list or required NVMe controller',
+    opt('-n', '--name', help='Name of the NVMe controller. Example: Nvme0'))
+
+
 # --- sock ---------------------------------------------------------------------
 
 def on_off(name, help):
