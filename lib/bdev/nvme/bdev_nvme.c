@@ -136,7 +136,8 @@ static void nvme_chunk_done(void *arg, const struct sl_nvme_cpl *cpl)
 	struct sl_bdev_io *bdev_io = arg;
 	int rc;
 
-	if (sl_nvme_cpl_is_error(cpl) || !((struct nvme_io_ctx *)bdev_io->driver_ctx)->blocks_left) {
+	if (sl_nvme_cpl_is_error(cpl) ||
+	    !((struct nvme_io_ctx *)bdev_io->driver_ctx)->blocks_left) {
 		nvme_io_done(arg, cpl);
 		return;
 	}
@@ -348,7 +349,7 @@ static int nvme_admin_poll(void *arg)
 	struct nvme_bdev_ctrlr *n = arg;
 
 	return sl_nvme_ctrlr_process_admin_completions(n->ctrlr) > 0 ? SL_POLLER_BUSY
-								      : SL_POLLER_IDLE;
+								     : SL_POLLER_IDLE;
 }
 
 static int nvme_bdev_create(struct nvme_bdev_ctrlr *n, uint32_t nsid)
@@ -405,7 +406,8 @@ static int nvme_attach(const char *name, const struct sl_nvme_transport_id *trid
 	}
 	TAILQ_FOREACH(n, &g_nvme_ctrlrs, link)
 		if (strcmp(n->trid.traddr, trid->traddr) == 0) {
-			snprintf(err, errlen, "%s is attached already as %s", trid->traddr, n->name);
+			snprintf(err, errlen, "%s is attached already as %s", trid->traddr,
+				 n->name);
 			return -EEXIST;
 		}
 	n = calloc(1, sizeof(*n));
@@ -424,8 +426,8 @@ static int nvme_attach(const char *name, const struct sl_nvme_transport_id *trid
 		free(n);
 		return rc;
 	}
-	n->admin_poller = sl_poller_register_named(nvme_admin_poll, n, NVME_ADMIN_POLL_US,
-						   "nvme_admin");
+	n->admin_poller =
+		sl_poller_register_named(nvme_admin_poll, n, NVME_ADMIN_POLL_US, "nvme_admin");
 	sl_io_device_register(n, nvme_channel_create, nvme_channel_destroy,
 			      sizeof(struct nvme_channel), n->name);
 	TAILQ_INSERT_TAIL(&g_nvme_ctrlrs, n, link);
@@ -472,11 +474,10 @@ static void nvme_config_json(json_t *config)
 	struct nvme_bdev_ctrlr *n;
 
 	TAILQ_FOREACH(n, &g_nvme_ctrlrs, link)
-		json_array_append_new(
-			config,
-			json_pack("{s:s,s:{s:s,s:s,s:s}}", "method", "bdev_nvme_attach_controller",
-				  "params", "name", n->name, "trtype", "PCIe", "traddr",
-				  n->trid.traddr));
+		json_array_append_new(config, json_pack("{s:s,s:{s:s,s:s,s:s}}", "method",
+							"bdev_nvme_attach_controller", "params",
+							"name", n->name, "trtype", "PCIe", "traddr",
+							n->trid.traddr));
 }
 
 static void nvme_module_fini(void)
@@ -543,7 +544,8 @@ static void rpc_bdev_nvme_attach_controller(struct sl_jsonrpc_request *req, cons
 	snprintf(tr, sizeof(tr), "trtype:PCIe traddr:%s", p.traddr);
 	if (sl_nvme_transport_id_parse(&trid, tr)) {
 		sl_jsonrpc_send_error(req, SL_JSONRPC_ERROR_INVALID_PARAMS,
-				      "Invalid parameters: traddr '%s' is not a PCI address", p.traddr);
+				      "Invalid parameters: traddr '%s' is not a PCI address",
+				      p.traddr);
 		goto out;
 	}
 	rc = nvme_attach(p.name, &trid, &n, err, sizeof(err));
@@ -637,8 +639,8 @@ static void rpc_bdev_nvme_get_controllers(struct sl_jsonrpc_request *req, const 
 	struct nvme_bdev_ctrlr *n;
 	json_t *arr;
 
-	if (sl_rpc_decode_params(req, params, g_get_ctrlrs_fields,
-				 SL_COUNTOF(g_get_ctrlrs_fields), &p))
+	if (sl_rpc_decode_params(req, params, g_get_ctrlrs_fields, SL_COUNTOF(g_get_ctrlrs_fields),
+				 &p))
 		return;
 	arr = json_array();
 	TAILQ_FOREACH(n, &g_nvme_ctrlrs, link) {

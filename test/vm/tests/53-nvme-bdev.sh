@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The nvme bdev module over QEMU's emulated NVMe behind the intel IOMMU
-# (container backend, Debian kernel): bdevperf verify on Nvme0n1 attached from
+# The nvme bdev module and sluice_perf over QEMU's emulated NVMe behind the
+# intel IOMMU (container backend, Debian kernel): sluice_perf randread on 2
+# controllers from 2 cores with -L, randrw -M 70 on one, a bad -o refused;
+# bdevperf verify on Nvme0n1 attached from
 # a JSON config; sluice_tgt attaches both controllers with
 # bdev_nvme_attach_controller (one bdev per namespace, "<name>n<nsid>"),
 # lists them (bdev_get_bdevs, bdev_nvme_get_controllers), resets one, and
@@ -32,6 +34,22 @@ timeout --kill-after=10 180 "$B/bin/bdevperf" -r /tmp/bp.sock --json /tmp/bp.jso
 	-w verify -t 4 >/tmp/bp.out 2>&1 || { cat /tmp/bp.out >&2; vm_fail "bdevperf failed"; }
 cat /tmp/bp.out >&2
 sed -n 's/.*I\/O completed: \([0-9]*\), failed: \([0-9]*\), verify mismatches: \([0-9]*\).*/bp_completed=\1\nbp_failed=\2\nbp_mismatch=\3/p' /tmp/bp.out
+
+# sluice_perf: both controllers from both cores, then a mixed workload.
+timeout --kill-after=10 120 "$B/bin/sluice_perf" -q 16 -o 4096 -w randread -t 2 -c 0x3 -L \
+	>/tmp/perf.out 2>&1 || { cat /tmp/perf.out >&2; vm_fail "sluice_perf randread failed"; }
+cat /tmp/perf.out >&2
+echo "perf_lines=$(grep -c '^PCIE (' /tmp/perf.out)"
+echo "perf_iops=$(awk '/^Total/ {print int($2)}' /tmp/perf.out)"
+sed -n 's/^I\/O completed: \([0-9]*\), failed: \([0-9]*\)$/perf_failed=\2/p' /tmp/perf.out
+echo "perf_pct=$(grep -c '%' /tmp/perf.out)"
+timeout --kill-after=10 120 "$B/bin/sluice_perf" -q 8 -o 8192 -w randrw -M 70 -t 1 \
+	-r "trtype:PCIe traddr:${bdfs[1]}" >/tmp/perf2.out 2>&1 || { cat /tmp/perf2.out >&2; vm_fail "sluice_perf randrw failed"; }
+echo "perf2_iops=$(awk '/^Total/ {print int($2)}' /tmp/perf2.out)"
+if ! "$B/bin/sluice_perf" -q 8 -o 1000 -w read -t 1 -r "trtype:PCIe traddr:${bdfs[1]}" \
+	>/tmp/perf3.out 2>&1 && grep -q "multiple of" /tmp/perf3.out; then
+	echo "perf_bad_size=refused"
+fi
 
 "$B/bin/sluice_tgt" -r "$sock" -m 0x1 >/tmp/tgt.log 2>&1 &
 tgt_pid=$!
@@ -91,6 +109,16 @@ completed=$(get bp_completed)
 ok "bdevperf verify on Nvme0n1 ($completed I/Os)"
 expect_eq "bdevperf failed I/Os" "$(get bp_failed)" 0
 expect_eq "bdevperf verify mismatches" "$(get bp_mismatch)" 0
+expect_eq "sluice_perf: a line per core per controller" "$(get perf_lines)" 4
+iops=$(get perf_iops)
+[ -n "$iops" ] && [ "$iops" -gt 0 ] || fail "sluice_perf randread IOPS: '$iops'"
+ok "sluice_perf randread, 2 cores x 2 controllers ($iops IOPS under TCG)"
+expect_eq "sluice_perf failed I/Os" "$(get perf_failed)" 0
+expect_eq "sluice_perf -L percentile rows" "$(get perf_pct)" 9
+iops=$(get perf2_iops)
+[ -n "$iops" ] && [ "$iops" -gt 0 ] || fail "sluice_perf randrw IOPS: '$iops'"
+ok "sluice_perf randrw -M 70 on one controller ($iops IOPS)"
+expect_eq "sluice_perf refuses an I/O size that is not a block multiple" "$(get perf_bad_size)" refused
 expect_eq "attach Nvme0: a bdev per namespace" "$(get attach0)" '["Nvme0n1","Nvme0n2"]'
 expect_eq "attach Nvme1" "$(get attach1)" '["Nvme1n1"]'
 expect_eq "the same controller twice is refused" "$(get dup_refused)" yes
