@@ -127,8 +127,8 @@ static int submit(struct perf_task *t)
 {
 	struct perf_worker_ns *w = t->wns;
 	struct perf_ctrlr *pc = w->pc;
-	bool random = g_workload == WL_RANDREAD || g_workload == WL_RANDWRITE ||
-		      g_workload == WL_RANDRW;
+	bool random =
+		g_workload == WL_RANDREAD || g_workload == WL_RANDWRITE || g_workload == WL_RANDRW;
 	uint64_t unit;
 	int rc;
 
@@ -218,8 +218,8 @@ static int worker_run(void *arg)
 
 static int parse_workload(const char *s)
 {
-	static const char *const names[] = { "read", "write", "randread",
-					     "randwrite", "rw", "randrw" };
+	static const char *const names[] = { "read",	  "write", "randread",
+					     "randwrite", "rw",	   "randrw" };
 
 	for (size_t i = 0; i < SL_COUNTOF(names); i++)
 		if (strcmp(s, names[i]) == 0) {
@@ -265,7 +265,8 @@ static int attach_all(void)
 		bs = sl_nvme_ns_get_sector_size(pc->ns);
 		if (g_io_size % bs || g_io_size > sl_nvme_ctrlr_get_max_xfer_size(pc->ctrlr)) {
 			fprintf(stderr,
-				"sluice_perf: -o %u must be a multiple of %s's block size %u and at "
+				"sluice_perf: -o %u must be a multiple of %s's block size %u and "
+				"at "
 				"most its max transfer %u\n",
 				g_io_size, g_trids[i].traddr, bs,
 				sl_nvme_ctrlr_get_max_xfer_size(pc->ctrlr));
@@ -293,8 +294,8 @@ static void report(struct perf_worker *workers, int nworkers, double secs)
 
 	sl_histogram_init(&all);
 	printf("========================================================\n");
-	printf("%-44s %12s %10s %10s %10s %10s\n", "Device Information", "IOPS", "MiB/s",
-	       "Average", "min", "max");
+	printf("%-44s %12s %10s %10s %10s %10s\n", "Device Information", "IOPS", "MiB/s", "Average",
+	       "min", "max");
 	for (int k = 0; k < nworkers; k++)
 		for (int c = 0; c < g_num_ctrlrs; c++) {
 			struct perf_worker_ns *w = &workers[k].ns[c];
@@ -322,8 +323,8 @@ static void report(struct perf_worker *workers, int nworkers, double secs)
 		}
 	printf("========================================================\n");
 	printf("%-44s %12.2f %10.2f %10.2f %10.2f %10.2f\n", "Total", tot_iops, tot_mibs,
-	       tot_ios ? tot_lat / tot_ios * us_per_tick : 0,
-	       tot_ios ? tot_min * us_per_tick : 0, tot_max * us_per_tick);
+	       tot_ios ? tot_lat / tot_ios * us_per_tick : 0, tot_ios ? tot_min * us_per_tick : 0,
+	       tot_max * us_per_tick);
 	printf("I/O completed: %" PRIu64 ", failed: %" PRIu64 "\n", tot_ios, errors);
 	if (g_latency_table && tot_ios) {
 		static const double pcts[] = { 1, 10, 25, 50, 75, 90, 99, 99.9, 99.99 };
@@ -387,8 +388,9 @@ int main(int argc, char **argv)
 		case 'r':
 			if (g_num_trids >= MAX_CTRLRS ||
 			    sl_nvme_transport_id_parse(&g_trids[g_num_trids], optarg)) {
-				fprintf(stderr, "sluice_perf: bad transport ID '%s' (want "
-						"'trtype:PCIe traddr:0000:00:04.0')\n",
+				fprintf(stderr,
+					"sluice_perf: bad transport ID '%s' (want "
+					"'trtype:PCIe traddr:0000:00:04.0')\n",
 					optarg);
 				return 1;
 			}
@@ -431,14 +433,16 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (sl_env_no_huge()) {
-		fprintf(stderr, "sluice_perf: no hugepages: devices cannot DMA (run scripts/setup.sh)\n");
+		fprintf(stderr,
+			"sluice_perf: no hugepages: devices cannot DMA (run scripts/setup.sh)\n");
 		rc = -ENOMEM;
 		goto out_env;
 	}
 	if (!g_num_trids)
 		sl_nvme_pcie_enumerate(enum_cb, NULL);
 	if (!g_num_trids) {
-		fprintf(stderr, "sluice_perf: no NVMe controller bound to vfio-pci (scripts/setup.sh)\n");
+		fprintf(stderr,
+			"sluice_perf: no NVMe controller bound to vfio-pci (scripts/setup.sh)\n");
 		rc = -ENODEV;
 		goto out_env;
 	}

@@ -580,48 +580,49 @@ static void detached(void *arg, int rc)
 		sl_jsonrpc_send_bool(req, true);
 }
 
-static void rpc_bdev_nvme_detach_controller(struct sl_jsonrpc_request *req, const json_t *params)
+/* Decode {"name"} and find that controller, or answer the error. */
+static struct nvme_bdev_ctrlr *nctrlr_from_params(struct sl_jsonrpc_request *req,
+						  const json_t *params)
 {
 	struct name_params p = { 0 };
 	struct nvme_bdev_ctrlr *n;
-	int rc;
 
 	if (sl_rpc_decode_params(req, params, g_name_fields, SL_COUNTOF(g_name_fields), &p))
-		return;
+		return NULL;
 	n = nctrlr_find(p.name);
-	if (!n) {
+	if (!n)
 		sl_jsonrpc_send_error(req, SL_JSONRPC_ERROR_INVALID_PARAMS,
 				      "Invalid parameters: no NVMe controller named %s", p.name);
-	} else {
-		rc = nvme_detach(n, detached, req);
-		if (rc)
-			sl_jsonrpc_send_errno(req, rc, "detach");
-	}
 	sl_json_free_decoded(g_name_fields, SL_COUNTOF(g_name_fields), &p);
+	return n;
+}
+
+static void rpc_bdev_nvme_detach_controller(struct sl_jsonrpc_request *req, const json_t *params)
+{
+	struct nvme_bdev_ctrlr *n = nctrlr_from_params(req, params);
+	int rc;
+
+	if (!n)
+		return;
+	rc = nvme_detach(n, detached, req);
+	if (rc)
+		sl_jsonrpc_send_errno(req, rc, "detach");
 }
 SL_RPC_REGISTER("bdev_nvme_detach_controller", rpc_bdev_nvme_detach_controller, SL_RPC_RUNTIME)
 
 static void rpc_bdev_nvme_reset_controller(struct sl_jsonrpc_request *req, const json_t *params)
 {
-	struct name_params p = { 0 };
-	struct nvme_bdev_ctrlr *n;
+	struct nvme_bdev_ctrlr *n = nctrlr_from_params(req, params);
 	int rc;
 
-	if (sl_rpc_decode_params(req, params, g_name_fields, SL_COUNTOF(g_name_fields), &p))
+	if (!n)
 		return;
-	n = nctrlr_find(p.name);
-	if (!n) {
-		sl_jsonrpc_send_error(req, SL_JSONRPC_ERROR_INVALID_PARAMS,
-				      "Invalid parameters: no NVMe controller named %s", p.name);
-	} else {
-		/* I/O in flight completes with an error and is retried by its owner. */
-		rc = sl_nvme_ctrlr_reset(n->ctrlr);
-		if (rc)
-			sl_jsonrpc_send_errno(req, rc, "reset");
-		else
-			sl_jsonrpc_send_bool(req, true);
-	}
-	sl_json_free_decoded(g_name_fields, SL_COUNTOF(g_name_fields), &p);
+	/* I/O in flight completes with an error and is retried by its owner. */
+	rc = sl_nvme_ctrlr_reset(n->ctrlr);
+	if (rc)
+		sl_jsonrpc_send_errno(req, rc, "reset");
+	else
+		sl_jsonrpc_send_bool(req, true);
 }
 SL_RPC_REGISTER("bdev_nvme_reset_controller", rpc_bdev_nvme_reset_controller, SL_RPC_RUNTIME)
 
